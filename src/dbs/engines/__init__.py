@@ -1,0 +1,1 @@
+"""Database engines behind one protocol; see `dbs.engines.base`."""
