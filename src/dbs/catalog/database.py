@@ -1,0 +1,74 @@
+"""Opening the catalog: engine, sessions, automatic migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from dbs.errors import DbsError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the server and CLI commands use the catalog at the same time.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the catalog schema to the newest revision."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def open_catalog(url: str) -> Catalog:
+    try:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    except Exception as exc:  # bad URL syntax or missing driver
+        raise DbsError(
+            f"DBS_DATABASE_URL: cannot use {url.split('@')[-1]!r}: {exc}; use e.g. "
+            "postgresql://user@127.0.0.1:5432/dbs_catalog",
+            code="InvalidParameter.DatabaseUrl",
+        ) from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        migrate(engine)
+    except Exception as exc:
+        engine.dispose()
+        where = url.split("@")[-1]  # never show a password from the URL
+        raise DbsError(
+            f"cannot open the catalog at {where}: {exc.__class__.__name__}: {exc}",
+            code="CatalogUnavailable",
+        ) from None
+    return Catalog(engine)

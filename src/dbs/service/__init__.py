@@ -1,0 +1,1 @@
+"""The service: one module per resource. The CLI and the API both call these."""

@@ -1,0 +1,1 @@
+"""HTTP faces of the service (health today; the DBS-compatible API later)."""
