@@ -97,7 +97,9 @@ class PolicyAttachment(Base):
     policy_name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (
-        UniqueConstraint("account_id", "principal_type", "principal_name", "policy_type", "policy_name"),
+        UniqueConstraint(
+            "account_id", "principal_type", "principal_name", "policy_type", "policy_name"
+        ),
     )
 
 
@@ -148,6 +150,77 @@ class BackupPlan(Base):
     plan_class: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="wait")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Configuration (ConfigureBackupPlan); empty until configured.
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # without password
+    source_password_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    objects_spec: Mapped[str] = mapped_column(Text, default="")
+    schedule_days: Mapped[str] = mapped_column(String(64), default="")  # "Mon,Wed" or "" = manual
+    schedule_time: Mapped[str] = mapped_column(String(8), default="")  # "HH:MM[:SS]"
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    retention_days: Mapped[int] = mapped_column(Integer, default=730)
+    keep_at_least: Mapped[int] = mapped_column(Integer, default=1)
+    log_backup: Mapped[bool] = mapped_column(Boolean, default=False)
+    encryption: Mapped[bool] = mapped_column(Boolean, default=True)
+    configured_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    precheck: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    error_message: Mapped[str] = mapped_column(Text, default="")
+
+
+class Job(Base):
+    """A backup or restore run: its state, progress and step log."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "full" | "restore"
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual | schedule
+    state: Mapped[str] = mapped_column(String(16), default="schedule", index=True)
+    owner: Mapped[str] = mapped_column(String(128), default="")  # host:pid of the runner
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    bytes_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes_done: Mapped[int] = mapped_column(Integer, default=0)
+    items_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    items_done: Mapped[int] = mapped_column(Integer, default=0)
+    phase: Mapped[str] = mapped_column(String(32), default="")
+    backup_set_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    log: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class BackupSet(Base):
+    """A committed backup set in the repository, as the catalog knows it."""
+
+    __tablename__ = "backup_sets"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(32), index=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    repository: Mapped[str] = mapped_column(String(16), default="main")  # main | plain
+    status: Mapped[str] = mapped_column(String(16), default="finish")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    original_size: Mapped[int] = mapped_column(Integer, default=0)
+    stored_size: Mapped[int] = mapped_column(Integer, default=0)
+    consistent_position: Mapped[str] = mapped_column(Text, default="")
+    objects: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RestoreTask(Base):
+    __tablename__ = "restore_tasks"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(32), index=True)
+    backup_set_id: Mapped[str] = mapped_column(String(64))
+    target_url: Mapped[str] = mapped_column(Text)
+    target_password_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    objects_spec: Mapped[str] = mapped_column(Text, default="")
+    conflict: Mapped[str] = mapped_column(String(16), default="renamenew")
+    state: Mapped[str] = mapped_column(String(16), default="init")
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    result: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
 
 
 class AuditEvent(Base):

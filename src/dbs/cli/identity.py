@@ -31,7 +31,9 @@ def user_create(ctx: typer.Context, name: str, json_output: JsonFlag = False) ->
     """Create a RAM user (no permissions until a policy is attached)."""
     with service_as_caller(ctx) as (svc, caller):
         user = identity.create_user(svc, caller, name)
-    print_json(user) if json_output else console.print(f"Created user {user['UserName']} ({user['Arn']}).", markup=False)
+    print_json(user) if json_output else console.print(
+        f"Created user {user['UserName']} ({user['Arn']}).", markup=False
+    )
 
 
 @user_app.command("list")
@@ -43,7 +45,9 @@ def user_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         print_json(users)
         return
     rows = [{**u, "Policies": ", ".join(u["Policies"])} for u in users]
-    print_table(rows, ["UserName", "Arn", "Policies"], empty="No RAM users yet: dbs user create NAME")
+    print_table(
+        rows, ["UserName", "Arn", "Policies"], empty="No RAM users yet: dbs user create NAME"
+    )
 
 
 @user_app.command("attach-policy")
@@ -99,7 +103,8 @@ def policy_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 def audit(
     ctx: typer.Context,
     since: Annotated[
-        datetime | None, typer.Option("--since", help="Only events at or after this time (ISO 8601, UTC).")
+        datetime | None,
+        typer.Option("--since", help="Only events at or after this time (ISO 8601, UTC)."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100000)] = 1000,
     json_output: JsonFlag = False,
@@ -108,7 +113,9 @@ def audit(
     from datetime import UTC
 
     with service_as_caller(ctx) as (svc, caller):
-        authorize(svc, caller, "actiontrail:LookupEvents", f"acs:actiontrail:*:{caller.account_id}:*")
+        authorize(
+            svc, caller, "actiontrail:LookupEvents", f"acs:actiontrail:*:{caller.account_id}:*"
+        )
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
         with svc.catalog.session() as session:
@@ -127,4 +134,6 @@ def audit(
     if json_output:
         print_json(events)
         return
-    print_table(events, ["Time", "Principal", "Action", "Resource", "Decision", "Via"], empty="No events.")
+    print_table(
+        events, ["Time", "Principal", "Action", "Resource", "Decision", "Via"], empty="No events."
+    )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from dbs.cli import identity, onboarding, plans, repository, server, storage
+from dbs.cli import backups, identity, onboarding, plans, repository, restores, server, storage
 from dbs.cli.output import error
 from dbs.cli.state import CliState
 from dbs.errors import DbsError
@@ -44,6 +44,8 @@ onboarding.register(app)
 storage.register(app)
 identity.register(app)
 plans.register(app)
+backups.register(app)
+restores.register(app)
 repository.register(app)
 server.register(app)
 

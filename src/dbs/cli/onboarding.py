@@ -14,7 +14,9 @@ from dbs.service.identity import attach_policy_to_role
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
-role_app = typer.Typer(help="The service-linked role AliyunServiceRoleForDBS.", no_args_is_help=True)
+role_app = typer.Typer(
+    help="The service-linked role AliyunServiceRoleForDBS.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -60,7 +62,9 @@ def authorize(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     if json_output:
         print_json(role)
         return
-    console.print(f"Created the service-linked role [bold]{role['RoleName']}[/bold] ({role['Arn']}).")
+    console.print(
+        f"Created the service-linked role [bold]{role['RoleName']}[/bold] ({role['Arn']})."
+    )
     console.print("Next: [bold]dbs storage activate --accept-agreement[/bold] (Activate OSS).")
 
 
@@ -73,7 +77,13 @@ def role_show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         print_json(
             {
                 key: role[key]
-                for key in ("RoleName", "Arn", "AssumeRolePolicyDocument", "PolicyName", "PolicyDocument")
+                for key in (
+                    "RoleName",
+                    "Arn",
+                    "AssumeRolePolicyDocument",
+                    "PolicyName",
+                    "PolicyDocument",
+                )
             }
         )
         return

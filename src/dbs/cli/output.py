@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,7 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=True, emoji=False)
+# Piped output is not cut to 80 columns: scripts and logs want whole ids.
+_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "200"))
+console = Console(highlight=False, soft_wrap=True, emoji=False, width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 

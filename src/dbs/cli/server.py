@@ -1,12 +1,13 @@
 """``dbs server``: the long-running service.
 
-Today it prepares the home (directories, secrets key, catalog migrations),
-tells the operator where things are and what to do next, and serves a
-health endpoint. The scheduler and job runner join it with backup plans.
+It prepares the home (directories, secrets key, catalog migrations), tells
+the operator where things are and what to do next, serves a health
+endpoint, and runs the scheduler with an in-process pool of job workers.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Annotated
@@ -15,9 +16,13 @@ import typer
 
 from dbs.cli.output import console
 from dbs.cli.state import service, state
-from dbs.errors import InvalidParameter
+from dbs.errors import DbsError, InvalidParameter
+from dbs.jobs.executor import InProcessExecutor
+from dbs.jobs.scheduler import Scheduler
 from dbs.service.status import first_use_status
 from dbs.web.health import serve_health
+
+log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +31,13 @@ def register(app: typer.Typer) -> None:
 
 def server(
     ctx: typer.Context,
-    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT for the HTTP endpoint.")] = "127.0.0.1:8470",
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT for the HTTP endpoint.")
+    ] = "127.0.0.1:8470",
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Jobs at once.")] = 2,
+    tick_seconds: Annotated[
+        float, typer.Option("--tick", min=0.1, max=60, help="Seconds between schedule checks.")
+    ] = 1.0,
 ) -> None:
     """Run the service in the foreground (Ctrl-C stops it)."""
     host, _, port_text = listen.rpartition(":")
@@ -36,10 +47,9 @@ def server(
     with service(ctx) as svc:
         status = first_use_status(svc)
         httpd = serve_health(host, int(port_text), lambda: first_use_status(svc))
-        bound_host, bound_port = httpd.server_address[:2]
         console.print(f"dbs server: home {home.path}", markup=False)
         console.print(f"catalog: {status['Catalog']}", markup=False)
-        console.print(f"listening on http://{bound_host}:{bound_port}/health", markup=False)
+        console.print(f"listening on http://{host}:{httpd.server_port}/health", markup=False)
         if status["NextStep"]:
             console.print(f"next: {status['NextStep']}", markup=False)
         else:
@@ -50,6 +60,18 @@ def server(
             signal.signal(sig, lambda *_: stopped.set())
         thread = threading.Thread(target=httpd.serve_forever, name="health", daemon=True)
         thread.start()
-        stopped.wait()
+
+        executor = InProcessExecutor(svc, workers=workers)
+        scheduler = Scheduler(svc, executor)
+        for job_id in scheduler.recover():
+            console.print(f"job {job_id}: marked failed (its process died)", markup=False)
+        console.print(f"scheduler: running ({workers} worker(s))", markup=False)
+        while not stopped.is_set():
+            try:
+                scheduler.tick()
+            except DbsError as exc:  # e.g. storage not activated yet: keep serving
+                log.debug("scheduler tick: %s", exc)
+            stopped.wait(tick_seconds)
+        executor.shutdown()
         httpd.shutdown()
         console.print("dbs server: stopped", markup=False)

@@ -12,6 +12,7 @@ from dbs.home import Home
 from dbs.iam.principals import Caller
 from dbs.service.context import ServiceContext, caller_from_environment
 
+
 @dataclass
 class CliState:
     home: Home

@@ -27,15 +27,23 @@ def activate(
         bool, typer.Option("--accept-agreement", help="Accept the service agreement (required).")
     ] = False,
     local: Annotated[
-        Path | None, typer.Option("--local", help="A directory for local storage (default: <home>/storage).")
+        Path | None,
+        typer.Option("--local", help="A directory for local storage (default: <home>/storage)."),
     ] = None,
     s3_endpoint: Annotated[
-        str | None, typer.Option("--s3-endpoint", help="S3-compatible endpoint URL (AWS S3, OSS, MinIO).")
+        str | None,
+        typer.Option("--s3-endpoint", help="S3-compatible endpoint URL (AWS S3, OSS, MinIO)."),
     ] = None,
-    bucket: Annotated[str | None, typer.Option("--bucket", help="Bucket name (created if missing).")] = None,
-    region: Annotated[str | None, typer.Option("--region", help="Region, e.g. us-east-1 or oss-cn-hangzhou.")] = None,
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Bucket name (created if missing).")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Region, e.g. us-east-1 or oss-cn-hangzhou.")
+    ] = None,
     prefix: Annotated[str, typer.Option("--prefix", help="Key prefix inside the bucket.")] = "",
-    access_key_id: Annotated[str | None, typer.Option("--access-key-id", help="S3 access key id.")] = None,
+    access_key_id: Annotated[
+        str | None, typer.Option("--access-key-id", help="S3 access key id.")
+    ] = None,
     secret_access_key_file: Annotated[
         Path | None,
         typer.Option("--secret-access-key-file", help="File holding the S3 secret access key."),

@@ -81,7 +81,8 @@ def parse_endpoint(url: str, *, field_name: str = "--source") -> Endpoint:
                 f"e.g. sqlite:///var/data/app.db (got {url!r})",
                 code="InvalidParameter.Endpoint",
             )
-        return Endpoint(engine="sqlite", database=path)
+        # sqlite:////abs/path (SQLAlchemy's spelling) means the same file as sqlite:///abs/path.
+        return Endpoint(engine="sqlite", database="/" + path.lstrip("/"))
     if not parts.hostname:
         raise InvalidParameter(
             f"{field_name}: the URL names no host; use e.g. {engine}://user@127.0.0.1/",

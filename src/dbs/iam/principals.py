@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,8 +54,11 @@ def attached_policies(
             document = system_policy(row.policy_name)
         else:
             custom = session.scalars(
-                select(Policy).where(Policy.account_id == account_id, Policy.name == row.policy_name)
+                select(Policy).where(
+                    Policy.account_id == account_id, Policy.name == row.policy_name
+                )
             ).one()
             document = parse_policy(custom.document)
-        policies.append(AttachedPolicy(row.policy_name, document, row.policy_type))  # type: ignore[arg-type]
+        policy_type: Literal["System", "Custom"] = "System" if row.policy_type == "System" else "Custom"
+        policies.append(AttachedPolicy(row.policy_name, document, policy_type))
     return policies

@@ -53,7 +53,6 @@ def authorize(
         )
     if not decision.allowed:
         raise Forbidden(
-            f"{caller.label} is not allowed to perform {action} on {resource}"
-            f" ({decision.reason})"
+            f"{caller.label} is not allowed to perform {action} on {resource} ({decision.reason})"
         )
     return decision

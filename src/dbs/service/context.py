@@ -67,7 +67,8 @@ def authenticate(ctx: ServiceContext, access_key_id: str | None, secret: str | N
         expected = ctx.box.open(key.secret_sealed, f"access-key:{key.id}")
         if secret is None or not _same(expected, secret):
             raise Forbidden(
-                f"the secret for access key {access_key_id!r} is wrong; check DBS_ACCESS_KEY_SECRET",
+                f"the secret for access key {access_key_id!r} is wrong; "
+                "check DBS_ACCESS_KEY_SECRET",
                 code="SignatureDoesNotMatch",
             )
         user = session.get(User, key.user_id)

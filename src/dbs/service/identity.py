@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -44,14 +43,20 @@ def create_user(ctx: ServiceContext, caller: Caller, name: str) -> dict[str, Any
         user = User(account_id=account.id, name=name)
         session.add(user)
         session.flush()
-        return {"UserName": name, "Arn": user_arn(account.id, name), "CreateDate": user.created_at.isoformat()}
+        return {
+            "UserName": name,
+            "Arn": user_arn(account.id, name),
+            "CreateDate": user.created_at.isoformat(),
+        }
 
 
 def list_users(ctx: ServiceContext, caller: Caller) -> list[dict[str, Any]]:
     authorize(ctx, caller, "ram:ListUsers", f"acs:ram::{caller.account_id}:user/*")
     with ctx.catalog.session() as session:
         users = session.scalars(
-            select(User).where(User.account_id == caller.account_id, User.is_root.is_(False)).order_by(User.name)
+            select(User)
+            .where(User.account_id == caller.account_id, User.is_root.is_(False))
+            .order_by(User.name)
         ).all()
         out = []
         for u in users:
@@ -62,7 +67,13 @@ def list_users(ctx: ServiceContext, caller: Caller) -> list[dict[str, Any]]:
                     PolicyAttachment.principal_name == u.name,
                 )
             ).all()
-            out.append({"UserName": u.name, "Arn": user_arn(u.account_id, u.name), "Policies": list(policies)})
+            out.append(
+                {
+                    "UserName": u.name,
+                    "Arn": user_arn(u.account_id, u.name),
+                    "Policies": list(policies),
+                }
+            )
         return out
 
 
@@ -72,7 +83,11 @@ def create_access_key(ctx: ServiceContext, caller: Caller, user_name: str) -> di
         user = _require_user(session, caller.account_id, user_name)
         key_id, secret = ids.access_key_id(), ids.access_key_secret()
         session.add(
-            AccessKey(id=key_id, user_id=user.id, secret_sealed=ctx.box.seal(secret, f"access-key:{key_id}"))
+            AccessKey(
+                id=key_id,
+                user_id=user.id,
+                secret_sealed=ctx.box.seal(secret, f"access-key:{key_id}"),
+            )
         )
     return {"AccessKeyId": key_id, "AccessKeySecret": secret, "UserName": user_name}
 
@@ -98,8 +113,12 @@ def create_policy(
             select(Policy).where(Policy.account_id == account.id, Policy.name == name)
         ).first()
         if exists is not None:
-            raise AlreadyExists(f"The policy already exists: {name}", code="EntityAlreadyExists.Policy")
-        session.add(Policy(account_id=account.id, name=name, description=description, document=parsed.text))
+            raise AlreadyExists(
+                f"The policy already exists: {name}", code="EntityAlreadyExists.Policy"
+            )
+        session.add(
+            Policy(account_id=account.id, name=name, description=description, document=parsed.text)
+        )
     return {"PolicyName": name, "PolicyType": "Custom", "PolicyDocument": parsed.text}
 
 
@@ -136,7 +155,11 @@ def attach_policy_to_user(
                 f"policy {policy_name} is already attached to user {user_name}",
                 code="EntityAlreadyExists.User.Policy",
             )
-        limit = _MAX_SYSTEM_POLICIES_PER_USER if policy_type == "System" else _MAX_CUSTOM_POLICIES_PER_USER
+        limit = (
+            _MAX_SYSTEM_POLICIES_PER_USER
+            if policy_type == "System"
+            else _MAX_CUSTOM_POLICIES_PER_USER
+        )
         if sum(a.policy_type == policy_type for a in attached) >= limit:
             raise InvalidParameter(
                 f"user {user_name} already has {limit} {policy_type.lower()} policies attached, "
@@ -155,9 +178,13 @@ def attach_policy_to_user(
     return {"UserName": user_name, "PolicyName": policy_name, "PolicyType": policy_type}
 
 
-def attach_policy_to_role(ctx: ServiceContext, caller: Caller, role_name: str, policy_name: str) -> None:
+def attach_policy_to_role(
+    ctx: ServiceContext, caller: Caller, role_name: str, policy_name: str
+) -> None:
     """Roles here are service-linked, and their policy is fixed by the service."""
-    authorize(ctx, caller, "ram:AttachPolicyToRole", f"acs:ram::{caller.account_id}:role/{role_name}")
+    authorize(
+        ctx, caller, "ram:AttachPolicyToRole", f"acs:ram::{caller.account_id}:role/{role_name}"
+    )
     with ctx.catalog.session() as session:
         role = session.scalars(
             select(Role).where(Role.account_id == caller.account_id, Role.name == role_name)
@@ -195,10 +222,13 @@ def _require_user(session: Any, account_id: str, name: str) -> User:
 def _policy_type(session: Any, account_id: str, name: str) -> str:
     if name in SYSTEM_POLICY_NAMES:
         return "System"
-    exists = session.scalars(select(Policy).where(Policy.account_id == account_id, Policy.name == name)).first()
+    exists = session.scalars(
+        select(Policy).where(Policy.account_id == account_id, Policy.name == name)
+    ).first()
     if exists is None:
         raise NotFound(
-            f"The policy does not exist: {name}; system policies are {', '.join(sorted(SYSTEM_POLICY_NAMES))}, "
+            f"The policy does not exist: {name}; system policies are "
+            f"{', '.join(sorted(SYSTEM_POLICY_NAMES))}, "
             "custom ones are created with 'dbs policy create'",
             code="EntityNotExist.Policy",
         )

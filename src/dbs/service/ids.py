@@ -26,3 +26,11 @@ def access_key_secret() -> str:
 def backup_plan_id() -> str:
     """``dbs`` and 10 lower-case letters/digits, DBS style (e.g. dbsrkd6bo1v2kx9)."""
     return "dbs" + "".join(secrets.choice(_LOWER_ALNUM) for _ in range(10))
+
+
+def job_id() -> str:
+    return "job" + "".join(secrets.choice(_LOWER_ALNUM) for _ in range(12))
+
+
+def restore_task_id() -> str:
+    return "rt" + "".join(secrets.choice(_LOWER_ALNUM) for _ in range(12))

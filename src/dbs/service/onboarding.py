@@ -62,7 +62,11 @@ def init_account(ctx: ServiceContext) -> InitResult:
         session.flush()
         key_id, secret = ids.access_key_id(), ids.access_key_secret()
         session.add(
-            AccessKey(id=key_id, user_id=root.id, secret_sealed=ctx.box.seal(secret, f"access-key:{key_id}"))
+            AccessKey(
+                id=key_id,
+                user_id=root.id,
+                secret_sealed=ctx.box.seal(secret, f"access-key:{key_id}"),
+            )
         )
     return InitResult(account.id, key_id, secret)
 
@@ -88,7 +92,9 @@ def authorize_service(ctx: ServiceContext, caller: Caller) -> dict[str, Any]:
     """Create AliyunServiceRoleForDBS with its trust policy and system policy."""
     resource = role_arn(caller.account_id, SLR_ROLE_NAME)
     authorize(ctx, caller, "dbs:InitializeDbsServiceLinkedRole", "*")
-    authorize(ctx, caller, "ram:CreateServiceLinkedRole", resource, {"ram:ServiceName": DBS_SERVICE})
+    authorize(
+        ctx, caller, "ram:CreateServiceLinkedRole", resource, {"ram:ServiceName": DBS_SERVICE}
+    )
     with ctx.catalog.session() as session:
         account = require_account(session, ctx.home)
         if find_service_role(session, account.id) is not None:
@@ -145,7 +151,9 @@ def describe_service_role(ctx: ServiceContext, caller: Caller) -> dict[str, Any]
 def delete_service_role(ctx: ServiceContext, caller: Caller) -> str:
     """Start a deletion task; it fails while any backup plan still uses the role."""
     resource = role_arn(caller.account_id, SLR_ROLE_NAME)
-    authorize(ctx, caller, "ram:DeleteServiceLinkedRole", resource, {"ram:ServiceName": DBS_SERVICE})
+    authorize(
+        ctx, caller, "ram:DeleteServiceLinkedRole", resource, {"ram:ServiceName": DBS_SERVICE}
+    )
     with ctx.catalog.session() as session:
         account = require_account(session, ctx.home)
         role = find_service_role(session, account.id)
@@ -162,7 +170,9 @@ def delete_service_role(ctx: ServiceContext, caller: Caller) -> str:
                 "RoleUsages": [
                     {
                         "Region": account.region,
-                        "Resources": [backup_plan_arn(account.region, account.id, p) for p in plans],
+                        "Resources": [
+                            backup_plan_arn(account.region, account.id, p) for p in plans
+                        ],
                     }
                 ],
             }
@@ -179,14 +189,23 @@ def delete_service_role(ctx: ServiceContext, caller: Caller) -> str:
             session.delete(role)
         session.add(
             RoleDeletionTask(
-                id=task_id, account_id=account.id, role_name=SLR_ROLE_NAME, status=status, reason=reason
+                id=task_id,
+                account_id=account.id,
+                role_name=SLR_ROLE_NAME,
+                status=status,
+                reason=reason,
             )
         )
     return task_id
 
 
 def deletion_status(ctx: ServiceContext, caller: Caller, task_id: str) -> dict[str, Any]:
-    authorize(ctx, caller, "ram:GetServiceLinkedRoleDeletionStatus", role_arn(caller.account_id, SLR_ROLE_NAME))
+    authorize(
+        ctx,
+        caller,
+        "ram:GetServiceLinkedRoleDeletionStatus",
+        role_arn(caller.account_id, SLR_ROLE_NAME),
+    )
     with ctx.catalog.session() as session:
         task = session.get(RoleDeletionTask, task_id)
         if task is None or task.account_id != caller.account_id:

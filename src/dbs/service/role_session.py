@@ -48,11 +48,17 @@ def act_as_service(
                 code="OperationDenied.NotAuthorized",
             )
         # Only the linked service may assume the role: check its own trust policy.
-        trust = evaluate_trust(parse_policy(role.trust_policy, kind="trust"), service=DBS_SERVICE)
+        trust = evaluate_trust(
+            parse_policy(role.trust_policy, kind="trust"),
+            service=DBS_SERVICE,
+            role_account=account_id,
+        )
         if not trust.allowed:
             decision = trust
         else:
-            policies: list[AttachedPolicy] = attached_policies(session, account_id, "role", SLR_ROLE_NAME)
+            policies: list[AttachedPolicy] = attached_policies(
+                session, account_id, "role", SLR_ROLE_NAME
+            )
             decision = evaluate(policies, Request(action, resource, dict(context or {})))
         audit.record(
             session,

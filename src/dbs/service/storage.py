@@ -54,7 +54,8 @@ def require_storage(session: Session, ctx: ServiceContext) -> Storage:
     if storage is None:
         raise NotReady(
             "backup storage is not activated: run 'dbs storage activate --accept-agreement' "
-            "(local storage under the home by default, or S3-compatible storage with --s3-endpoint)",
+            "(local storage under the home by default, or S3-compatible storage "
+            "with --s3-endpoint)",
             code="OperationDenied.StorageNotActivated",
         )
     return storage
@@ -90,7 +91,9 @@ def activate_storage(
                 "existing backups stay where they are",
                 code="EntityAlreadyExists.Storage",
             )
-    authorize(ctx, caller, "dbs:ActivateStorage", f"acs:dbs:{account.region}:{account.id}:storage/*")
+    authorize(
+        ctx, caller, "dbs:ActivateStorage", f"acs:dbs:{account.region}:{account.id}:storage/*"
+    )
 
     from dbs.repo import KeySource, Repository
 
@@ -145,7 +148,9 @@ def describe_storage(row: Storage) -> dict[str, Any]:
 def show_storage(ctx: ServiceContext, caller: Caller) -> dict[str, Any]:
     with ctx.catalog.session() as session:
         account = require_authorized(session, ctx)
-    authorize(ctx, caller, "dbs:DescribeStorage", f"acs:dbs:{account.region}:{account.id}:storage/*")
+    authorize(
+        ctx, caller, "dbs:DescribeStorage", f"acs:dbs:{account.region}:{account.id}:storage/*"
+    )
     with ctx.catalog.session() as session:
         return describe_storage(require_storage(session, ctx))
 
@@ -168,6 +173,45 @@ def open_repository(ctx: ServiceContext) -> Repository:
     return Repository.open(store, KeySource.keyfile(ctx.home.keys_dir / REPOSITORY_KEY_FILE))
 
 
+PLAIN_REPOSITORY_PREFIX = "plain"
+
+
+def open_plan_repository(ctx: ServiceContext, *, encrypted: bool) -> tuple[Repository, str]:
+    """The repository a plan's backups go to: ``main`` (the storage's own) or ``plain``.
+
+    Encryption is chosen per plan. The main repository is encrypted unless the
+    storage was activated with --no-encryption; plans that ask for no encryption
+    in an encrypted storage use a second, unencrypted repository under ``plain/``.
+    """
+    from dbs.repo import KeySource, Repository, RepositoryNotFound
+
+    with ctx.catalog.session() as session:
+        row = require_storage(session, ctx)
+        main_encrypted = row.encryption != "none"
+        config = dict(row.config)
+        secret = ctx.box.open(row.secret_sealed, "storage-secret") if row.secret_sealed else None
+    if encrypted == main_encrypted:
+        return open_repository(ctx), "main"
+    if encrypted:
+        raise InvalidParameter(
+            "the storage was activated with --no-encryption, so it cannot hold encrypted "
+            "backups; configure the plan with --no-encryption or activate encrypted storage",
+            code="InvalidParameter.StorageEncryption",
+        )
+    if config["type"] == "local":
+        config["path"] = str(Path(config["path"]) / PLAIN_REPOSITORY_PREFIX)
+    else:
+        prefix = config.get("prefix", "").strip("/")
+        config["prefix"] = (
+            f"{prefix}/{PLAIN_REPOSITORY_PREFIX}" if prefix else PLAIN_REPOSITORY_PREFIX
+        )
+    store = open_store(config, secret_access_key=secret)
+    try:
+        return Repository.open(store, KeySource.unencrypted()), "plain"
+    except RepositoryNotFound:
+        return Repository.create(store, KeySource.unencrypted()), "plain"
+
+
 def _storage_config(
     ctx: ServiceContext, local_path: Path | None, s3: S3Settings | None
 ) -> tuple[dict[str, str], str | None]:
@@ -185,7 +229,8 @@ def _storage_config(
     ):
         if not value:
             raise InvalidParameter(
-                f"{field_name} is required for S3-compatible storage", code="InvalidParameter.Storage"
+                f"{field_name} is required for S3-compatible storage",
+                code="InvalidParameter.Storage",
             )
     ensure_bucket(s3.endpoint, s3.bucket, s3.region, s3.access_key_id, s3.secret_access_key)
     config = {

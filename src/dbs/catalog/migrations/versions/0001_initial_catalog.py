@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-27 23:12:43.849827
+Create Date: 2026-11-27 23:21:50.915694
 """
 
 from __future__ import annotations
@@ -41,6 +41,68 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_events_time"), ["time"], unique=False)
 
     op.create_table(
+        "backup_sets",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("plan_id", sa.String(length=32), nullable=False),
+        sa.Column("job_id", sa.String(length=32), nullable=False),
+        sa.Column("repository", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("original_size", sa.Integer(), nullable=False),
+        sa.Column("stored_size", sa.Integer(), nullable=False),
+        sa.Column("consistent_position", sa.Text(), nullable=False),
+        sa.Column("objects", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("backup_sets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_backup_sets_plan_id"), ["plan_id"], unique=False)
+
+    op.create_table(
+        "jobs",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("plan_id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("owner", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("bytes_total", sa.Integer(), nullable=True),
+        sa.Column("bytes_done", sa.Integer(), nullable=False),
+        sa.Column("items_total", sa.Integer(), nullable=True),
+        sa.Column("items_done", sa.Integer(), nullable=False),
+        sa.Column("phase", sa.String(length=32), nullable=False),
+        sa.Column("backup_set_id", sa.String(length=64), nullable=True),
+        sa.Column("error_code", sa.String(length=64), nullable=False),
+        sa.Column("error_message", sa.Text(), nullable=False),
+        sa.Column("log", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_jobs_plan_id"), ["plan_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_jobs_state"), ["state"], unique=False)
+
+    op.create_table(
+        "restore_tasks",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("plan_id", sa.String(length=32), nullable=False),
+        sa.Column("backup_set_id", sa.String(length=64), nullable=False),
+        sa.Column("target_url", sa.Text(), nullable=False),
+        sa.Column("target_password_sealed", sa.Text(), nullable=True),
+        sa.Column("objects_spec", sa.Text(), nullable=False),
+        sa.Column("conflict", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("job_id", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("restore_tasks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_restore_tasks_plan_id"), ["plan_id"], unique=False)
+
+    op.create_table(
         "backup_plans",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("account_id", sa.String(length=16), nullable=False),
@@ -50,6 +112,20 @@ def upgrade() -> None:
         sa.Column("plan_class", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("source_url", sa.Text(), nullable=True),
+        sa.Column("source_password_sealed", sa.Text(), nullable=True),
+        sa.Column("objects_spec", sa.Text(), nullable=False),
+        sa.Column("schedule_days", sa.String(length=64), nullable=False),
+        sa.Column("schedule_time", sa.String(length=8), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("retention_days", sa.Integer(), nullable=False),
+        sa.Column("keep_at_least", sa.Integer(), nullable=False),
+        sa.Column("log_backup", sa.Boolean(), nullable=False),
+        sa.Column("encryption", sa.Boolean(), nullable=False),
+        sa.Column("configured_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("precheck", sa.JSON(), nullable=True),
+        sa.Column("error_message", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -172,6 +248,19 @@ def downgrade() -> None:
     op.drop_table("policy_attachments")
     op.drop_table("policies")
     op.drop_table("backup_plans")
+    with op.batch_alter_table("restore_tasks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_restore_tasks_plan_id"))
+
+    op.drop_table("restore_tasks")
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_jobs_state"))
+        batch_op.drop_index(batch_op.f("ix_jobs_plan_id"))
+
+    op.drop_table("jobs")
+    with op.batch_alter_table("backup_sets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_backup_sets_plan_id"))
+
+    op.drop_table("backup_sets")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_events_time"))
 

@@ -1,0 +1,1 @@
+"""Running backup and restore work: progress, throttling, the runner, executors, the scheduler."""
