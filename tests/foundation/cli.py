@@ -43,5 +43,7 @@ class DbsCommand:
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and result.code != 0:
-            raise AssertionError(f"dbs {' '.join(args)} exited {result.code}: {result.err}{result.out}")
+            raise AssertionError(
+                f"dbs {' '.join(args)} exited {result.code}: {result.err}{result.out}"
+            )
         return result

@@ -54,7 +54,9 @@ def test_before_authorization_commands_say_run_authorize(dbs: DbsCommand) -> Non
         )
 
 
-def test_authorize_creates_the_role_with_the_seed_policy(dbs: DbsCommand, seed_policy_text: str) -> None:
+def test_authorize_creates_the_role_with_the_seed_policy(
+    dbs: DbsCommand, seed_policy_text: str
+) -> None:
     dbs("init", check=True)
     created = dbs("authorize", "--json", check=True).json()
     assert created["RoleName"] == "AliyunServiceRoleForDBS"
@@ -63,7 +65,13 @@ def test_authorize_creates_the_role_with_the_seed_policy(dbs: DbsCommand, seed_p
     assert "EntityAlreadyExists.Role" in again.err
 
     role = dbs("role", "show", "--json", check=True).json()
-    assert set(role) == {"RoleName", "Arn", "AssumeRolePolicyDocument", "PolicyName", "PolicyDocument"}
+    assert set(role) == {
+        "RoleName",
+        "Arn",
+        "AssumeRolePolicyDocument",
+        "PolicyName",
+        "PolicyDocument",
+    }
     assert role["RoleName"] == "AliyunServiceRoleForDBS"
     assert role["PolicyName"] == "AliyunServiceRolePolicyForDBS"
     assert re.fullmatch(r"acs:ram::\d{16}:role/AliyunServiceRoleForDBS", role["Arn"])
@@ -104,7 +112,9 @@ def test_full_first_use_flow_and_role_deletion(dbs: DbsCommand, tmp_path: Path) 
     shown = dbs("storage", "show", "--json", check=True).json()
     assert shown["Encryption"] == "keyfile"
 
-    plan = dbs("plan", "create", "--engine", "postgresql", "--class", "small", "--json", check=True).json()
+    plan = dbs(
+        "plan", "create", "--engine", "postgresql", "--class", "small", "--json", check=True
+    ).json()
     assert re.fullmatch(r"dbs[a-z0-9]{10}", plan["BackupPlanId"])
     assert plan["BackupPlanStatus"] == "wait"
 

@@ -33,7 +33,9 @@ def _user_with_key(root: DbsCommand, name: str, *policies: str) -> DbsCommand:
     return root.as_key(key["AccessKeyId"], key["AccessKeySecret"])
 
 
-def _custom_policy(root: DbsCommand, tmp_path: Path, name: str, statements: list[dict[str, object]]) -> None:
+def _custom_policy(
+    root: DbsCommand, tmp_path: Path, name: str, statements: list[dict[str, object]]
+) -> None:
     doc = tmp_path / f"{name}.json"
     doc.write_text(json.dumps({"Version": "1", "Statement": statements}))
     root("policy", "create", name, "--document", str(doc), check=True)
@@ -43,7 +45,10 @@ def test_user_without_policies_is_forbidden(root: DbsCommand) -> None:
     alice = _user_with_key(root, "alice")
     r = alice("authorize")
     assert r.code == 1
-    assert "Forbidden.RAM: user/alice is not allowed to perform dbs:InitializeDbsServiceLinkedRole on *" in r.err
+    assert (
+        "Forbidden.RAM: user/alice is not allowed to perform "
+        "dbs:InitializeDbsServiceLinkedRole on *" in r.err
+    )
 
 
 def test_full_access_user_can_authorize_and_read_only_user_cannot_buy(root: DbsCommand) -> None:
@@ -54,7 +59,10 @@ def test_full_access_user_can_authorize_and_read_only_user_cannot_buy(root: DbsC
     assert reader("plan", "list", "--json", check=True).json() == []
     r = reader("plan", "create", "--engine", "mysql", "--class", "micro")
     assert r.code == 1
-    assert "Forbidden.RAM: user/reader is not allowed to perform dbs:CreateBackupPlan on acs:dbs:" in r.err
+    assert (
+        "Forbidden.RAM: user/reader is not allowed to perform dbs:CreateBackupPlan on acs:dbs:"
+        in r.err
+    )
     admin("plan", "create", "--engine", "mysql", "--class", "micro", check=True)
     assert len(reader("plan", "list", "--json", check=True).json()) == 1
 
@@ -62,27 +70,42 @@ def test_full_access_user_can_authorize_and_read_only_user_cannot_buy(root: DbsC
 def test_role_deletion_is_gated_by_the_seed_statement(root: DbsCommand, tmp_path: Path) -> None:
     root("authorize", check=True)
     _custom_policy(root, tmp_path, "DeleteDbsRole", [SEED_DELETE_STATEMENT])
-    other_service = dict(SEED_DELETE_STATEMENT, Condition={"StringEquals": {"ram:ServiceName": "polardb.aliyuncs.com"}})
+    other_service = dict(
+        SEED_DELETE_STATEMENT,
+        Condition={"StringEquals": {"ram:ServiceName": "polardb.aliyuncs.com"}},
+    )
     _custom_policy(root, tmp_path, "DeletePolarDbRole", [other_service])
     readers = (
         "GetRole",
-        [{"Action": ["ram:GetRole", "ram:GetServiceLinkedRoleDeletionStatus"], "Resource": "*", "Effect": "Allow"}],
+        [
+            {
+                "Action": ["ram:GetRole", "ram:GetServiceLinkedRoleDeletionStatus"],
+                "Resource": "*",
+                "Effect": "Allow",
+            }
+        ],
     )
     _custom_policy(root, tmp_path, readers[0], readers[1])
 
     wrong = _user_with_key(root, "polar", "DeletePolarDbRole", "GetRole")
     r = wrong("role", "delete")
     assert r.code == 1
-    assert "Forbidden.RAM: user/polar is not allowed to perform ram:DeleteServiceLinkedRole" in r.err
+    assert (
+        "Forbidden.RAM: user/polar is not allowed to perform ram:DeleteServiceLinkedRole" in r.err
+    )
     wrong("role", "show", check=True)  # still exists
 
     right = _user_with_key(root, "ops", "DeleteDbsRole", "GetRole")
     task = right("role", "delete", "--json", check=True).json()["DeletionTaskId"]
-    assert right("role", "deletion-status", task, "--json", check=True).json()["Status"] == "SUCCEEDED"
+    assert (
+        right("role", "deletion-status", task, "--json", check=True).json()["Status"] == "SUCCEEDED"
+    )
     assert "DBS is not authorized" in root("role", "show").err
 
 
-def test_invalid_policy_documents_are_refused_with_the_element_named(root: DbsCommand, tmp_path: Path) -> None:
+def test_invalid_policy_documents_are_refused_with_the_element_named(
+    root: DbsCommand, tmp_path: Path
+) -> None:
     doc = tmp_path / "bad.json"
     doc.write_text(
         json.dumps(
@@ -107,7 +130,20 @@ def test_invalid_policy_documents_are_refused_with_the_element_named(root: DbsCo
     assert "Traceback" not in r.err
 
     big = tmp_path / "big.json"
-    big.write_text(json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": ["dbs:Describe" + "x" * 40] * 200, "Resource": "*"}]}))
+    big.write_text(
+        json.dumps(
+            {
+                "Version": "1",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["dbs:Describe" + "x" * 40] * 200,
+                        "Resource": "*",
+                    }
+                ],
+            }
+        )
+    )
     r = root("policy", "create", "Big", "--document", str(big))
     assert r.code == 1 and "InvalidParameter.PolicyDocument.Length" in r.err
 

@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -16,6 +14,10 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from dbs.errors import DbsError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The newest migration. Checked cheaply on every open so that a CLI call does not
+# pay for importing Alembic when the catalog is already current; a test keeps this
+# equal to Alembic's own head.
+HEAD_REVISION = "0001"
 
 
 class Catalog:
@@ -42,8 +44,21 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return str(value) if value is not None else None
+
+
 def migrate(engine: Engine) -> None:
     """Bring the catalog schema to the newest revision."""
+    if current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:

@@ -135,7 +135,10 @@ class Storage(Base):
     config: Mapped[dict[str, str]] = mapped_column(JSON)  # no secrets here
     secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     repository_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    encryption: Mapped[str] = mapped_column(String(32), default="keyfile")
+    encryption: Mapped[str] = mapped_column(
+        String(32), default="keyfile"
+    )  # keyfile|passphrase|none
+    key_passphrase_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -10,6 +10,7 @@ import typer
 from dbs.cli.output import console, print_fields, print_json
 from dbs.cli.secrets_input import read_secret_file
 from dbs.cli.state import service_as_caller
+from dbs.errors import InvalidParameter
 from dbs.service import storage as storage_service
 
 storage_app = typer.Typer(help="Backup storage: local disk or S3-compatible.", no_args_is_help=True)
@@ -51,9 +52,22 @@ def activate(
     no_encryption: Annotated[
         bool, typer.Option("--no-encryption", help="Store backups unencrypted (not recommended).")
     ] = False,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            help="Wrap the repository key with this passphrase (or open with it).",
+        ),
+    ] = None,
     key_file: Annotated[
         Path | None,
-        typer.Option("--key-file", help="Open an existing repository with its exported key file."),
+        typer.Option(
+            "--key-file", help="Open the storage's existing repository with this key file."
+        ),
+    ] = None,
+    key_export: Annotated[
+        Path | None,
+        typer.Option("--key-export", help="A 'dbs key export' file, if the storage lost keys/."),
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -76,8 +90,14 @@ def activate(
             accept_agreement=accept_agreement,
             local_path=local,
             s3=s3,
-            encrypt=not no_encryption,
-            key_file=key_file,
+            keys=storage_service.KeyChoice(
+                encrypt=not no_encryption,
+                passphrase=read_secret_file(passphrase_file, "--passphrase-file")
+                if passphrase_file
+                else None,
+                key_file=key_file,
+                key_export=_read_text(key_export, "--key-export") if key_export else None,
+            ),
         )
     if json_output:
         print_json(result)
@@ -91,6 +111,13 @@ def activate(
             "run 'dbs key export --to FILE' now and keep that file somewhere safe.",
             markup=False,
         )
+
+
+def _read_text(path: Path, option: str) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise InvalidParameter(f"{option}: cannot read {path}: {exc.strerror}") from None
 
 
 @storage_app.command("show")

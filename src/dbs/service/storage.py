@@ -27,7 +27,7 @@ from dbs.storage.factory import open_store
 from dbs.storage.probe import probe_store
 
 if TYPE_CHECKING:
-    from dbs.repo import Repository
+    from dbs.repo import KeySource, Repository
 
 REPOSITORY_KEY_FILE = "repository.key"
 
@@ -61,6 +61,16 @@ def require_storage(session: Session, ctx: ServiceContext) -> Storage:
     return storage
 
 
+@dataclass(frozen=True)
+class KeyChoice:
+    """How the repository key is given at activation (all optional)."""
+
+    encrypt: bool = True
+    passphrase: str | None = None  # wrap the master key with a passphrase (kept sealed)
+    key_file: Path | None = None  # open an existing repository with its key file
+    key_export: str | None = None  # an exported key, if the storage's keys/ was lost
+
+
 def activate_storage(
     ctx: ServiceContext,
     caller: Caller,
@@ -68,10 +78,10 @@ def activate_storage(
     accept_agreement: bool,
     local_path: Path | None = None,
     s3: S3Settings | None = None,
-    encrypt: bool = True,
-    key_file: Path | None = None,
+    keys: KeyChoice | None = None,
 ) -> dict[str, Any]:
-    """Prove the storage, create (or, with ``key_file``, open) the repository, record it."""
+    """Prove the storage, create or open its repository, record it."""
+    keys = keys or KeyChoice()
     if not accept_agreement:
         raise InvalidParameter(
             "--accept-agreement: activating storage means accepting the service agreement "
@@ -81,6 +91,11 @@ def activate_storage(
     if local_path is not None and s3 is not None:
         raise InvalidParameter(
             "--local and --s3-endpoint: choose one kind of storage", code="InvalidParameter.Storage"
+        )
+    if keys.passphrase is not None and keys.key_file is not None:
+        raise InvalidParameter(
+            "--passphrase-file and --key-file: give one way to unwrap the repository key",
+            code="InvalidParameter.Key",
         )
     with ctx.catalog.session() as session:
         account = require_authorized(session, ctx)
@@ -95,26 +110,14 @@ def activate_storage(
         ctx, caller, "dbs:ActivateStorage", f"acs:dbs:{account.region}:{account.id}:storage/*"
     )
 
-    from dbs.repo import KeySource, Repository
-
     config, secret = _storage_config(ctx, local_path, s3)
     store = open_store(config, secret_access_key=secret)
     steps = probe_store(store)
-
-    key_path = ctx.home.keys_dir / REPOSITORY_KEY_FILE
-    if key_file is not None:
-        # An existing repository, opened from another home with its exported key.
-        key_path.write_bytes(Path(key_file).read_bytes())
-        key_path.chmod(0o600)
-        repository = Repository.open(store, KeySource.keyfile(key_path))
-    elif encrypt:
-        # The service picks the repository key itself: look up key-management keys first,
-        # as the service role (audited), then fall back to a key file in the home.
+    if keys.encrypt:
+        # Before choosing the repository key the service looks up key-management keys,
+        # as its role (audited); with none configured it keeps a key file in the home.
         act_as_service(ctx, account.id, "list_encryption_keys")
-        key_path.unlink(missing_ok=True)
-        repository = Repository.create(store, KeySource.generate_keyfile(key_path))
-    else:
-        repository = Repository.create(store, KeySource.unencrypted())
+    repository, encryption = _create_or_open_repository(ctx, store, keys)
 
     with ctx.catalog.session() as session:
         row = Storage(
@@ -123,13 +126,64 @@ def activate_storage(
             config=config,
             secret_sealed=ctx.box.seal(secret, "storage-secret") if secret else None,
             repository_id=repository.id,
-            encryption="keyfile" if repository.encrypted else "none",
+            encryption=encryption,
+            key_passphrase_sealed=ctx.box.seal(keys.passphrase, "repository-passphrase")
+            if encryption == "passphrase" and keys.passphrase
+            else None,
         )
         session.add(row)
         session.flush()
         result = describe_storage(row)
     result["Probe"] = [{"Step": s.name, "Detail": s.detail} for s in steps]
     return result
+
+
+def _create_or_open_repository(
+    ctx: ServiceContext, store: ObjectStore, keys: KeyChoice
+) -> tuple[Repository, str]:
+    from dbs.repo import KeySource, Repository, RepositoryNotFound
+    from dbs.repo.repository import read_config
+
+    key_path = ctx.home.keys_dir / REPOSITORY_KEY_FILE
+    try:
+        existing = read_config(store)
+    except RepositoryNotFound:
+        existing = None
+    if existing is None:
+        if keys.key_file is not None or keys.key_export is not None:
+            raise InvalidParameter(
+                f"--key-file/--key-export: there is no repository at {store.describe()} to open; "
+                "leave them out to create a new one",
+                code="InvalidParameter.Key",
+            )
+        if not keys.encrypt:
+            return Repository.create(store, KeySource.unencrypted()), "none"
+        if keys.passphrase is not None:
+            return Repository.create(store, KeySource.passphrase(keys.passphrase)), "passphrase"
+        key_path.unlink(missing_ok=True)
+        return Repository.create(store, KeySource.generate_keyfile(key_path)), "keyfile"
+    # The storage already holds a repository (e.g. activation from a new home): open it.
+    if existing.get("encryption") == "none":
+        return Repository.open(store, KeySource.unencrypted()), "none"
+    if keys.passphrase is not None:
+        source, kind = KeySource.passphrase(keys.passphrase), "passphrase"
+    elif keys.key_file is not None:
+        try:
+            key_path.write_bytes(Path(keys.key_file).read_bytes())
+        except OSError as exc:
+            raise InvalidParameter(
+                f"--key-file: cannot read {keys.key_file}: {exc.strerror}",
+                code="InvalidParameter.Key",
+            ) from None
+        key_path.chmod(0o600)
+        source, kind = KeySource.keyfile(key_path), "keyfile"
+    else:
+        raise InvalidParameter(
+            f"{store.describe()} already holds an encrypted repository: give its key with "
+            "--passphrase-file or --key-file (and --key-export FILE if its keys/ folder was lost)",
+            code="InvalidParameter.Key",
+        )
+    return Repository.open(store, source, exported_key=keys.key_export), kind
 
 
 def describe_storage(row: Storage) -> dict[str, Any]:
@@ -162,15 +216,27 @@ def open_active_store(ctx: ServiceContext) -> ObjectStore:
         return open_store(row.config, secret_access_key=secret)
 
 
+def repository_key(ctx: ServiceContext, row: Storage) -> KeySource:
+    """The key source that opens the active storage's main repository."""
+    from dbs.repo import KeySource
+
+    if row.encryption == "none":
+        return KeySource.unencrypted()
+    if row.encryption == "passphrase":
+        assert row.key_passphrase_sealed is not None
+        return KeySource.passphrase(
+            ctx.box.open(row.key_passphrase_sealed, "repository-passphrase")
+        )
+    return KeySource.keyfile(ctx.home.keys_dir / REPOSITORY_KEY_FILE)
+
+
 def open_repository(ctx: ServiceContext) -> Repository:
-    from dbs.repo import KeySource, Repository
+    from dbs.repo import Repository
 
     store = open_active_store(ctx)
     with ctx.catalog.session() as session:
-        encryption = require_storage(session, ctx).encryption
-    if encryption == "none":
-        return Repository.open(store, KeySource.unencrypted())
-    return Repository.open(store, KeySource.keyfile(ctx.home.keys_dir / REPOSITORY_KEY_FILE))
+        key = repository_key(ctx, require_storage(session, ctx))
+    return Repository.open(store, key)
 
 
 PLAIN_REPOSITORY_PREFIX = "plain"

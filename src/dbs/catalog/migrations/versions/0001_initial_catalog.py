@@ -204,6 +204,7 @@ def upgrade() -> None:
         sa.Column("secret_sealed", sa.Text(), nullable=True),
         sa.Column("repository_id", sa.String(length=64), nullable=True),
         sa.Column("encryption", sa.String(length=32), nullable=False),
+        sa.Column("key_passphrase_sealed", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
