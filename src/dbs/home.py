@@ -67,7 +67,8 @@ class Home:
         key = self.secret_key_path.read_bytes()
         if len(key) != SECRET_KEY_BYTES:
             raise InvalidParameter(
-                f"{self.secret_key_path} is damaged (expected {SECRET_KEY_BYTES} bytes); restore it "
+                f"{self.secret_key_path} is damaged (expected {SECRET_KEY_BYTES} bytes); "
+                "restore it "
                 "from your backup of the home directory",
                 code="InvalidParameter.SecretKey",
             )

@@ -44,7 +44,9 @@ def test_precheck_passes_on_a_good_source(harness: EngineHarness) -> None:
 
 def test_precheck_names_the_failing_item_and_fix(harness: EngineHarness) -> None:
     source = harness.make_source()
-    items = harness.engine.precheck(harness.bad_credentials(source), harness.source_selection(source))
+    items = harness.engine.precheck(
+        harness.bad_credentials(source), harness.source_selection(source)
+    )
     failed = [i for i in items if i.state == "failed"]
     assert failed, items
     assert all(i.message for i in failed)
@@ -99,7 +101,7 @@ class _FailingWriter:
 
 def test_failure_mid_stream_leaves_nothing_visible(harness: EngineHarness, repository: Any) -> None:
     source = harness.make_source()
-    with pytest.raises(Exception), repository.begin_backup() as writer:  # noqa: B017,PT011
+    with pytest.raises(Exception), repository.begin_backup() as writer:  # noqa: B017
         metadata = harness.engine.backup(
             source, harness.source_selection(source), _FailingWriter(writer, 64), NullProgress()
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import signal
 import time
-from sqlite3 import connect
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from sqlite3 import connect
 from typing import Any
 
 from tests.foundation.cli import DbsCommand

@@ -63,8 +63,9 @@ class BackupReader(Protocol):
 class Progress(Protocol):
     """Where an engine reports long work. Implementations must be thread-safe."""
 
-    def set_total(self, *, bytes_total: int | None = None, items_total: int | None = None) -> None:
-        ...
+    def set_total(
+        self, *, bytes_total: int | None = None, items_total: int | None = None
+    ) -> None: ...
 
     def advance(self, *, bytes_done: int = 0, items_done: int = 0) -> None: ...
 

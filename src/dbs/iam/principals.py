@@ -59,6 +59,8 @@ def attached_policies(
                 )
             ).one()
             document = parse_policy(custom.document)
-        policy_type: Literal["System", "Custom"] = "System" if row.policy_type == "System" else "Custom"
+        policy_type: Literal["System", "Custom"] = (
+            "System" if row.policy_type == "System" else "Custom"
+        )
         policies.append(AttachedPolicy(row.policy_name, document, policy_type))
     return policies

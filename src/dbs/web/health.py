@@ -26,7 +26,7 @@ def serve_health(host: str, port: int, status: Callable[[], dict[str, Any]]) -> 
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # keep the console for the operator's messages
 
     return ThreadingHTTPServer((host, port), Handler)
