@@ -141,7 +141,7 @@ def activate_storage(
 def _create_or_open_repository(
     ctx: ServiceContext, store: ObjectStore, keys: KeyChoice
 ) -> tuple[Repository, str]:
-    from dbs.repo import KeySource, Repository, RepositoryNotFound
+    from dbs.repo import KeySource, Repository, RepositoryNotFound, WrongKeyError
     from dbs.repo.repository import read_config
 
     key_path = ctx.home.keys_dir / REPOSITORY_KEY_FILE
@@ -183,7 +183,15 @@ def _create_or_open_repository(
             "--passphrase-file or --key-file (and --key-export FILE if its keys/ folder was lost)",
             code="InvalidParameter.Key",
         )
-    return Repository.open(store, source, exported_key=keys.key_export), kind
+    try:
+        return Repository.open(store, source), kind
+    except WrongKeyError:
+        if keys.key_export is None:
+            raise
+    # keys/ does not open with this key: open with the export and put its keys back.
+    repository = Repository.open(store, source, exported_key=keys.key_export)
+    repository.import_key(keys.key_export)
+    return repository, kind
 
 
 def describe_storage(row: Storage) -> dict[str, Any]:
