@@ -16,7 +16,10 @@ from dbs.engines.base import Boundaries, NullProgress, RestoreOptions, StreamInf
 from tests.engines.harness import EngineHarness
 
 # engine name -> "module:Class" of its harness; an engine joins the suite by adding a line.
-HARNESSES: dict[str, str] = {}
+HARNESSES: dict[str, str] = {
+    "redis": "tests.engines.harness_redis:RedisHarness",
+    "sqlite": "tests.engines.harness_sqlite:SqliteHarness",
+}
 
 
 def _load(spec: str) -> EngineHarness:

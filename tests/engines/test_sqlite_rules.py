@@ -12,7 +12,7 @@ import pytest
 
 from dbs.engines.base import EngineError
 from dbs.engines.selection import ObjectSelection
-from dbs.engines.sqlite import ENGINE
+from dbs.engines.sqlite import ENGINE, connection, snapshot
 from tests.engines.harness_sqlite import make_varied_database, sql_digest
 from tests.engines.sqlite_fixtures import back_up, endpoint, restore
 
@@ -66,6 +66,24 @@ def test_precheck_warns_about_a_damaged_database_and_backup_records_it(
     # The restore reproduces the damage faithfully and does not call that a mismatch.
     result = restore(repository, set_id, tmp_path / "copy.db")
     assert result.verified, result
+
+
+def test_a_writer_that_never_lets_go_fails_the_backup_with_advice(
+    tmp_path: Path, repository: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "locked.db"
+    make_varied_database(source, wal=False)
+    holder = sqlite3.connect(source, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # rollback-journal mode: readers are shut out
+    monkeypatch.setattr(snapshot, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_SECONDS", 0.1)
+    try:
+        with pytest.raises(EngineError, match="WAL mode"):
+            back_up(repository, source)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert repository.list_backup_sets() == []
 
 
 def test_list_objects_names_tables_under_main(tmp_path: Path) -> None:

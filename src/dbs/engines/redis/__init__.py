@@ -1,0 +1,10 @@
+"""Redis: RDB snapshots pulled over the replication protocol; key-by-key or file restores.
+
+See docs/engines/redis.md for the stream format, the parser and what is untested.
+"""
+
+from dbs.engines.redis.engine import RedisEngine
+
+ENGINE = RedisEngine()
+
+__all__ = ["ENGINE", "RedisEngine"]
