@@ -165,18 +165,22 @@ def _run_loop(
     assert digest_target() == before
 
 
+def _ready_home(tmp_path: Path) -> DbsCommand:
+    dbs = DbsCommand(tmp_path / "home")
+    dbs("init", check=True)
+    dbs("authorize", check=True)
+    dbs("storage", "activate", "--accept-agreement", check=True)
+    return dbs
+
+
 def test_postgresql_scheduled_backup_and_restore(
     tmp_path: Path, pg_source: tuple[str, list[str]]
 ) -> None:
     name, created = pg_source
     target = f"{name}_restored"
     created.append(target)
-    dbs = DbsCommand(tmp_path / "home")
-    dbs("init", check=True)
-    dbs("authorize", check=True)
-    dbs("storage", "activate", "--accept-agreement", check=True)
     _run_loop(
-        dbs,
+        _ready_home(tmp_path),
         "postgresql",
         f"postgresql://postgres@127.0.0.1:5432/{name}",
         f"postgresql://postgres@127.0.0.1:5432/{target}",
@@ -191,12 +195,8 @@ def test_mariadb_scheduled_backup_and_restore(
     name, created = mysql_source
     target = f"{name}_restored"
     created.append(target)
-    dbs = DbsCommand(tmp_path / "home")
-    dbs("init", check=True)
-    dbs("authorize", check=True)
-    dbs("storage", "activate", "--accept-agreement", check=True)
     _run_loop(
-        dbs,
+        _ready_home(tmp_path),
         "mysql",
         f"mysql://root@127.0.0.1:3306/{name}",
         f"mysql://root@127.0.0.1:3306/{target}",
