@@ -1,0 +1,1 @@
+"""Benchmarks: full-scale figures, run by `make bench`; never part of `make test`."""

@@ -1,0 +1,314 @@
+"""Writing one backup set: streams in, packs + index + manifest out.
+
+Per stream: the chunker cuts batches of chunks; a thread pool hashes (keyed
+BLAKE3) and compresses (zstd) each batch while the next is being cut (these
+libraries release the GIL); the calling thread then, under the writer's lock,
+skips chunks already stored and seals the rest into the current pack. At most
+``IN_FLIGHT`` batches per stream are in the pool, so memory per stream is a
+few buffers whatever its size. Chunk ids of a stream are grouped into
+chunk-list blobs of ``LIST_IDS`` ids, stored in packs like data, so a manifest
+stays small for any stream size.
+
+Nothing is visible until ``commit`` writes the index and then, last, the
+manifest with a create-only put.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import blake3
+
+from dbs.engines.base import Boundaries, StreamInfo
+from dbs.errors import InvalidParameter
+from dbs.repo.chunker import Chunker
+from dbs.repo.crypto import Crypto
+from dbs.repo.errors import InvalidStream, RepositoryError
+from dbs.repo.index import ChunkIndex, write_index_object
+from dbs.repo.layout import (
+    FLAG_ZSTD,
+    ID_SIZE,
+    KIND_CHUNK_LIST,
+    KIND_DATA,
+    index_key,
+    new_set_id,
+    pack_key,
+    set_key,
+)
+from dbs.repo.manifest import BackupSetInfo, Manifest, StreamRecord
+from dbs.repo.packsink import PackSink
+from dbs.storage.base import ObjectExistsError
+
+if TYPE_CHECKING:
+    from dbs.repo.repository import Repository
+
+IN_FLIGHT = 3  # batches per stream in the pool: enough to keep 2 cores busy
+LIST_IDS = 4096  # ids per chunk-list blob (128 KiB)
+MAX_NAME = 1024
+# Store a chunk uncompressed unless zstd saves at least this share.
+MIN_SAVING = 0.03
+
+Prepared = tuple[
+    bytes, int, bytes | None, int
+]  # chunk id, plain length, payload (None: known), flags
+
+
+class BackupSetWriter:
+    """Receives the streams of one backup set. Thread-safe; a context manager."""
+
+    def __init__(self, repo: Repository, tags: Mapping[str, str] | None) -> None:
+        self._repo = repo
+        self._crypto: Crypto = repo.crypto
+        self._index: ChunkIndex = repo.chunk_index()
+        self.tags = _check_tags(tags)
+        self.id = new_set_id()
+        self.created_at = datetime.now(UTC)
+        self._lock = threading.Lock()
+        self._streams: dict[str, StreamRecord | None] = {}  # None: being written
+        self._pending: set[bytes] = set()  # blobs this set stored (not yet in the index)
+        self._state = "open"
+        self._repo_lock = repo.lock_shared(f"backup set {self.id}")
+        self._sink = PackSink(
+            repo.store,
+            self._crypto,
+            target=repo.pack_target,
+            after_upload=self._repo_lock.refresh_if_due,
+        )
+
+    # -- context manager -------------------------------------------------------------------
+    def __enter__(self) -> BackupSetWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._state == "open":
+            self.abort()
+
+    # -- streams ---------------------------------------------------------------------------
+    def add_stream(
+        self, name: str, chunks: Iterable[bytes], boundaries: Boundaries = None
+    ) -> StreamInfo:
+        self._check_open()
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME or "\x00" in name:
+            raise InvalidStream(
+                f"stream name {name!r}: must be a non-empty string of at most {MAX_NAME} characters"
+            )
+        chunker = Chunker(boundaries, self._crypto.keys.chunker_seed)
+        with self._lock:
+            if name in self._streams:
+                raise InvalidStream(f"stream name {name!r}: already added to backup set {self.id}")
+            self._streams[name] = None
+        try:
+            record = self._store_stream(name, chunks, chunker)
+        except BaseException:
+            with self._lock:
+                self._streams.pop(name, None)
+            raise
+        with self._lock:
+            self._streams[name] = record
+        return record.info
+
+    def _store_stream(self, name: str, chunks: Iterable[bytes], chunker: Chunker) -> StreamRecord:
+        hasher = blake3.blake3()
+        size = 0
+
+        def pieces() -> Iterator[bytes]:
+            nonlocal size
+            for piece in chunks:
+                if not isinstance(piece, bytes | bytearray | memoryview):
+                    raise InvalidStream(
+                        f"stream {name!r}: the chunks iterable yielded {type(piece).__name__}; "
+                        "yield bytes"
+                    )
+                hasher.update(piece)
+                size += len(piece)
+                yield bytes(piece) if not isinstance(piece, bytes) else piece
+
+        ids = _ChunkList(self)
+        pool = self._repo.pool()
+        inflight: deque[Future[list[Prepared]]] = deque()
+        try:
+            for batch in chunker.batches(pieces()):
+                inflight.append(pool.submit(self._prepare, batch))
+                if len(inflight) >= IN_FLIGHT:
+                    self._absorb(inflight.popleft().result(), ids)
+            while inflight:
+                self._absorb(inflight.popleft().result(), ids)
+        finally:
+            for future in inflight:
+                future.cancel()
+        lists = ids.finish()
+        info = StreamInfo(name=name, size=size, checksum=hasher.hexdigest(), chunk_count=ids.count)
+        return StreamRecord(info, lists)
+
+    def _known(self, chunk_id: bytes) -> bool:
+        return chunk_id in self._index or chunk_id in self._pending
+
+    def _prepare(self, batch: list[memoryview]) -> list[Prepared]:
+        """In a pool thread: id and compression of each chunk (skipped for known chunks).
+
+        All new chunks of the batch are compressed in one zstd call, which holds
+        no GIL: per-chunk calls would hand the GIL back and forth thousands of
+        times per second and serialize the pool behind the stream thread.
+        """
+        crypto = self._crypto
+        ids = [crypto.chunk_id(chunk) for chunk in batch]
+        new = [i for i, cid in enumerate(ids) if not self._known(cid)]
+        packed = crypto.compress_many([batch[i] for i in new]) if new else []
+        out: list[Prepared] = [
+            (cid, len(chunk), None, 0) for cid, chunk in zip(ids, batch, strict=True)
+        ]
+        for i, compressed in zip(new, packed, strict=True):
+            n = len(batch[i])
+            if len(compressed) <= n * (1 - MIN_SAVING):
+                out[i] = (ids[i], n, compressed, FLAG_ZSTD)
+            else:
+                out[i] = (ids[i], n, bytes(batch[i]), 0)
+        return out
+
+    def _absorb(self, prepared: list[Prepared], ids: _ChunkList) -> None:
+        with self._lock:
+            self._check_open()
+            for cid, n, payload, flags in prepared:
+                if payload is not None and not self._known(cid):
+                    self._store_blob(cid, KIND_DATA, flags, payload, n)
+                ids.append(cid)
+
+    def _store_blob(self, cid: bytes, kind: int, flags: int, payload: bytes, n: int) -> None:
+        """Caller holds ``self._lock``."""
+        self._sink.add(cid, kind, flags, payload, n)
+        self._pending.add(cid)
+
+    def store_list_blob(self, blob: bytes) -> bytes:
+        cid = self._crypto.chunk_id(blob)
+        with self._lock:
+            self._check_open()
+            if not self._known(cid):
+                self._store_blob(cid, KIND_CHUNK_LIST, 0, blob, len(blob))
+        return cid
+
+    # -- commit / abort --------------------------------------------------------------------
+    def commit(self, metadata: Mapping[str, Any] | None = None) -> BackupSetInfo:
+        self._check_open()
+        metadata = dict(metadata or {})
+        try:
+            json.dumps(metadata)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameter(
+                f"metadata: must be JSON-serializable "
+                f"(str, numbers, bool, None, lists, dicts): {exc}"
+            ) from None
+        with self._lock:
+            busy = [n for n, r in self._streams.items() if r is None]
+            if busy:
+                raise RepositoryError(
+                    f"commit of backup set {self.id}: streams {busy} are still being added; "
+                    "wait for every add_stream call to return"
+                )
+            self._state = "committing"
+            streams = [r for r in self._streams.values() if r is not None]
+        try:
+            packs = self._sink.finish()
+            store = self._repo.store
+            # Packs and index; the manifest itself (a few KiB) is not counted.
+            stored = sum(p.size for p in packs)
+            name = index_key(self.id)
+            if packs:
+                stored += write_index_object(store, self._crypto, name, packs)
+            original = sum(s.info.size for s in streams)
+            manifest = Manifest(
+                BackupSetInfo(self.id, self.created_at, len(streams), original, stored, self.tags),
+                streams,
+                metadata,
+            )
+            info = manifest.info
+            key = set_key(self.id)
+            body = self._crypto.seal_object(key, manifest.encode())
+            try:
+                store.put(key, body, create_only=True)
+            except ObjectExistsError:
+                raise RepositoryError(
+                    f"backup set {self.id} already exists (id collision)"
+                ) from None
+            self._index.add_packs(packs, source=name if packs else None)
+            self._pending.clear()
+        except BaseException:
+            self._state = "open"
+            self.abort()
+            raise
+        self._state = "committed"
+        self._repo_lock.release()
+        return info
+
+    def abort(self) -> None:
+        """Discard the set: nothing becomes visible; packs already uploaded are deleted."""
+        # Under the lock: no stream thread can add a blob once the sink stops.
+        with self._lock:
+            if self._state in ("aborted", "committed"):
+                return
+            self._state = "aborted"
+            uploaded = self._sink.abort()
+        try:
+            for pack in uploaded:
+                self._repo.store.delete(pack_key(pack.pack_id))
+        finally:
+            self._repo_lock.release()
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise RepositoryError(
+                f"backup set {self.id} is {self._state}; start a new one with begin_backup()"
+            )
+
+
+class _ChunkList:
+    """Ids of one stream, flushed into chunk-list blobs of LIST_IDS ids."""
+
+    def __init__(self, writer: BackupSetWriter) -> None:
+        self._writer = writer
+        self._buf = bytearray()
+        self.lists: list[bytes] = []
+        self.count = 0
+
+    def append(self, cid: bytes) -> None:
+        self._buf += cid
+        self.count += 1
+        if len(self._buf) >= LIST_IDS * ID_SIZE:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buf:
+            blob = bytes(self._buf)
+            self._buf.clear()
+            # Called with the writer lock held from _absorb: store directly.
+            cid = self._writer._crypto.chunk_id(blob)
+            if not self._writer._known(cid):
+                self._writer._store_blob(cid, KIND_CHUNK_LIST, 0, blob, len(blob))
+            self.lists.append(cid)
+
+    def finish(self) -> list[bytes]:
+        if self._buf:
+            blob = bytes(self._buf)
+            self._buf.clear()
+            self.lists.append(self._writer.store_list_blob(blob))
+        return self.lists
+
+
+def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in (tags or {}).items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise InvalidParameter(f"tags: keys and values must be strings, got {k!r}: {v!r}")
+        out[k] = v
+    return out
