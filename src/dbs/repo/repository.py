@@ -65,7 +65,7 @@ To open the repository from another machine or home:
   1. Keep this file and the passphrase / key file in two separate safe places.
   2. Point dbs at the same storage (bucket/prefix or directory).
   3. Open it with this file and the passphrase or key file:
-       dbs storage activate --accept-agreement <the same --local or --s3-... options> \
+       dbs storage activate --accept-agreement <the same --local or --s3-... options>
            --key-export <this file> (--passphrase-file FILE | --key-file FILE)
      (library: Repository.open(store, KeySource.passphrase(...), exported_key=<this text>)).
 This file alone cannot decrypt anything; it is safe to store next to other backups,
