@@ -17,6 +17,7 @@ from tests.engines.harness import EngineHarness
 
 # engine name -> "module:Class" of its harness; an engine joins the suite by adding a line.
 HARNESSES: dict[str, str] = {
+    "mysql": "tests.engines.harness_mysql:MySQLHarness",
     "redis": "tests.engines.harness_redis:RedisHarness",
     "sqlite": "tests.engines.harness_sqlite:SqliteHarness",
 }
