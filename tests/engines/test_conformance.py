@@ -18,6 +18,7 @@ from tests.engines.harness import EngineHarness
 # engine name -> "module:Class" of its harness; an engine joins the suite by adding a line.
 HARNESSES: dict[str, str] = {
     "mysql": "tests.engines.harness_mysql:MySQLHarness",
+    "postgresql": "tests.engines.harness_postgresql:PostgresHarness",
     "redis": "tests.engines.harness_redis:RedisHarness",
     "sqlite": "tests.engines.harness_sqlite:SqliteHarness",
 }

@@ -1,0 +1,8 @@
+"""PostgreSQL engine: consistent, parallel logical backup and restore.
+
+See docs/engines/postgresql.md.
+"""
+
+from dbs.engines.postgresql.engine import ENGINE, PostgresEngine
+
+__all__ = ["ENGINE", "PostgresEngine"]

@@ -1,0 +1,129 @@
+"""Loading one table's COPY stream into the target: in one session, or split over several.
+
+One session: ``TRUNCATE ONLY t; COPY t FROM STDIN (FREEZE)`` in one transaction, so the
+rows are written already frozen (no later hint-bit rewrite or freeze vacuum).
+
+Split (large tables with a primary key): one thread reads the stream and deals ~1 MiB
+batches, cut at row ends, round-robin to ``ways`` sessions each running a COPY into the
+same table. The server parses a COPY on one core, so a big table loaded by a single COPY
+is the long pole of a restore; split, it uses every core. The rows then land interleaved,
+so such a table is verified in primary-key order (the order the backup wrote it in), once
+post-data has built its key index. (Physical order within one session is not insertion
+order either: concurrent inserters hand each other pages through the free space map.)
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from dbs.engines.base import BackupReader, EngineError, Progress
+from dbs.engines.endpoint import Endpoint
+from dbs.engines.postgresql.connection import describe, ident, session
+
+WRITE_BATCH = 1 << 20
+SPLIT_AT_BYTES = 128 << 20  # tables at least this big load over several sessions
+NEVER_SPLIT = 1 << 62
+QUEUE_DEPTH = 4  # batches waiting per session: bounds memory to ways x 4 MiB
+
+
+def batched(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """Join the repository's small chunks into ~1 MiB writes: fewer libpq round trips."""
+    pending: list[bytes] = []
+    size = 0
+    for block in blocks:
+        pending.append(block)
+        size += len(block)
+        if size >= WRITE_BATCH:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def row_batches(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """~1 MiB batches that each end at a row end (a COPY may only receive whole rows)."""
+    carry = b""
+    for batch in batched(blocks):
+        data = carry + batch
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        carry = data[cut:]
+    if carry:
+        yield carry
+
+
+def _copy_sql(entry: dict[str, Any], schema: str, table: str, freeze: bool) -> sql.Composed:
+    options = sql.SQL(" (FREEZE)" if freeze else "")
+    if entry["columns"]:
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in entry["columns"])
+        return sql.SQL("COPY {} ({}) FROM STDIN{}").format(ident(schema, table), cols, options)
+    return sql.SQL("COPY {} FROM STDIN{}").format(ident(schema, table), options)
+
+
+def splittable(entry: dict[str, Any], parallel: int, split_at: int = SPLIT_AT_BYTES) -> bool:
+    return parallel > 1 and bool(entry.get("ordered_by")) and entry["bytes"] >= split_at
+
+
+def load_table(reader: BackupReader, target: Endpoint, database: str, entry: dict[str, Any],
+               schema: str, table: str, progress: Progress, ways: int = 1) -> None:
+    step = f"load table {database}.{schema}.{table}"
+    progress.step(step)
+    if ways > 1:
+        _load_split(reader, target, database, entry, schema, table, progress, ways, step)
+    else:
+        with session(target, database, step) as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute(sql.SQL("TRUNCATE ONLY {}").format(ident(schema, table)))
+                    with cur.copy(_copy_sql(entry, schema, table, freeze=True)) as copier:
+                        for block in batched(reader.open_stream(entry["stream"])):
+                            copier.write(block)
+                            progress.advance(bytes_done=len(block))
+            except psycopg.Error as exc:
+                raise EngineError(step, describe(exc)) from None
+    progress.advance(items_done=1)
+
+
+def _load_split(reader: BackupReader, target: Endpoint, database: str, entry: dict[str, Any],
+                schema: str, table: str, progress: Progress, ways: int, step: str) -> None:
+    queues: list[queue.Queue[bytes]] = [queue.Queue(QUEUE_DEPTH) for _ in range(ways)]
+    errors: list[BaseException] = []
+    copy = _copy_sql(entry, schema, table, freeze=False)
+
+    def sink(q: queue.Queue[bytes]) -> None:
+        try:
+            with session(target, database, step) as conn, conn.cursor() as cur, \
+                    cur.copy(copy) as copier:
+                while batch := q.get():  # an empty batch ends the stream
+                    copier.write(batch)
+                    progress.advance(bytes_done=len(batch))
+        except BaseException as exc:  # reported below; keep draining so the dealer never blocks
+            errors.append(exc)
+            while q.get():
+                pass
+
+    threads = [threading.Thread(target=sink, args=(q,), daemon=True) for q in queues]
+    for t in threads:
+        t.start()
+    try:
+        for n, batch in enumerate(row_batches(reader.open_stream(entry["stream"]))):
+            if errors:
+                break
+            queues[n % ways].put(batch)
+    finally:
+        for q in queues:
+            q.put(b"")  # ends the session's COPY
+        for t in threads:
+            t.join()
+    if errors:
+        exc = errors[0]
+        if isinstance(exc, EngineError):
+            raise exc
+        raise EngineError(step, describe(exc)) from None
