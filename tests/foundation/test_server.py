@@ -59,7 +59,7 @@ def test_server_reports_home_and_next_steps(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert f"home {home.resolve()}" in out
-    assert "next: dbs init" in out
+    assert "next, in another terminal: " in out and "dbs init (creates the account" in out
     assert (home / "catalog.db").exists()
 
 

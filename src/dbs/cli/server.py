@@ -8,8 +8,11 @@ endpoint, and runs the scheduler with an in-process pool of job workers.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
+import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +26,15 @@ from dbs.service.status import first_use_status
 from dbs.web.health import serve_health
 
 log = logging.getLogger(__name__)
+
+
+def _command() -> str:
+    """How to call ``dbs`` from another terminal: the bare name if it is on PATH."""
+    here = Path(sys.argv[0]).resolve()
+    on_path = shutil.which("dbs")
+    if on_path is not None and Path(on_path).resolve() == here:
+        return ""
+    return f"{here.parent}/"
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +63,9 @@ def server(
         console.print(f"catalog: {status['Catalog']}", markup=False)
         console.print(f"listening on http://{host}:{httpd.server_port}/health", markup=False)
         if status["NextStep"]:
-            console.print(f"next: {status['NextStep']}", markup=False)
+            console.print(
+                f"next, in another terminal: {_command()}{status['NextStep']}", markup=False
+            )
         else:
             console.print("ready: storage is active and DBS is authorized", markup=False)
 

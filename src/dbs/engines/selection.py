@@ -105,5 +105,9 @@ class ObjectSelection:
             return True
         return any(_glob(_split(p)[0]).fullmatch(database) for p in self.includes)
 
+    def names_databases_only(self) -> bool:
+        """True when every pattern names a whole database (no table or schema parts)."""
+        return all(len(_split(p)) == 1 for p in (*self.includes, *self.excludes))
+
     def to_spec(self) -> str:
         return ",".join([*self.includes, *(f"!{p}" for p in self.excludes)])

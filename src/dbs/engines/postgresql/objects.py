@@ -117,6 +117,4 @@ def selected_tables(
 
 def selects_whole_database(selection: ObjectSelection) -> bool:
     """True when the selection names databases only (no table or schema patterns)."""
-    from dbs.engines.selection import _split  # the selection's own parser
-
-    return all(len(_split(p)) == 1 for p in (*selection.includes, *selection.excludes))
+    return selection.names_databases_only()
