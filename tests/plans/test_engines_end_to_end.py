@@ -116,7 +116,7 @@ def _run_loop(
     target_url: str,
     digest_source: Callable[[], dict[str, str]],
     digest_target: Callable[[], dict[str, str]],
-) -> None:
+) -> tuple[str, str]:
     plan = plan_id(dbs, engine, "large")
     moment = datetime.now(UTC) + timedelta(seconds=8)
     dbs(
@@ -163,6 +163,7 @@ def _run_loop(
     assert task.code == 0, task.out + task.err
     assert task.json()["RestoreTaskStatus"] == "finish"
     assert digest_target() == before
+    return plan, backup_set["BackupSetId"]
 
 
 def _ready_home(tmp_path: Path) -> DbsCommand:
@@ -179,14 +180,45 @@ def test_postgresql_scheduled_backup_and_restore(
     name, created = pg_source
     target = f"{name}_restored"
     created.append(target)
-    _run_loop(
-        _ready_home(tmp_path),
+    dbs = _ready_home(tmp_path)
+    plan, set_id = _run_loop(
+        dbs,
         "postgresql",
         f"postgresql://postgres@127.0.0.1:5432/{name}",
         f"postgresql://postgres@127.0.0.1:5432/{target}",
         lambda: _pg_digest(name),
         lambda: _pg_digest(target),
     )
+    # A whole-instance target with --rename-to restores the database under the new name.
+    renamed = f"{name}_renamed"
+    created.append(renamed)
+    dbs(
+        "restore",
+        "create",
+        plan,
+        "--backup-set",
+        set_id,
+        "--target",
+        "postgresql://postgres@127.0.0.1:5432/",
+        "--rename-to",
+        f"{name}={renamed}",
+        "--start",
+        "--wait",
+        check=True,
+    )
+    assert _pg_digest(renamed) == _pg_digest(name)
+    bad = dbs(
+        "restore",
+        "create",
+        plan,
+        "--backup-set",
+        set_id,
+        "--target",
+        "postgresql://postgres@127.0.0.1:5432/",
+        "--rename-to",
+        "nonsense",
+    )
+    assert bad.code == 1 and "--rename-to" in bad.err
 
 
 def test_mariadb_scheduled_backup_and_restore(

@@ -220,6 +220,7 @@ class RestoreTask(Base):
     target_password_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     objects_spec: Mapped[str] = mapped_column(Text, default="")
     conflict: Mapped[str] = mapped_column(String(16), default="renamenew")
+    rename: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # source db -> new name
     state: Mapped[str] = mapped_column(String(16), default="init")
     job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

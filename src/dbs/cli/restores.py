@@ -11,6 +11,7 @@ from dbs.cli.follow import run_and_follow
 from dbs.cli.output import console, print_json, print_table
 from dbs.cli.secrets_input import database_password
 from dbs.cli.state import service_as_caller
+from dbs.errors import InvalidParameter
 from dbs.service import restores
 from dbs.service.context import ServiceContext
 
@@ -50,6 +51,19 @@ def _report(task: dict[str, Any], json_output: bool) -> None:
         raise typer.Exit(1)
 
 
+def _renames(pairs: list[str]) -> dict[str, str]:
+    renames: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, new = pair.partition("=")
+        if not sep or not source.strip() or not new.strip():
+            raise InvalidParameter(
+                f"--rename-to: {pair!r} is not SOURCE_DB=NEW_NAME, e.g. --rename-to shop=shop_copy",
+                code="InvalidParameter.Rename",
+            )
+        renames[source.strip()] = new.strip()
+    return renames
+
+
 @restore_app.command("create")
 def create(
     ctx: typer.Context,
@@ -62,6 +76,13 @@ def create(
     conflict: Annotated[
         str, typer.Option("--conflict", help="renamenew (default) or overwrite.")
     ] = "renamenew",
+    rename_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename-to",
+            help="SOURCE_DB=NEW_NAME: restore a database under another name (repeat).",
+        ),
+    ] = None,
     password_file: Annotated[
         Path | None, typer.Option("--password-file", help="File holding the target password.")
     ] = None,
@@ -84,6 +105,7 @@ def create(
             password=password,
             objects=objects,
             conflict=conflict,
+            rename=_renames(rename_to or []),
         )
         if start or wait:
             task = _start(svc, caller, task["RestoreTaskId"], wait, json_output)

@@ -186,6 +186,7 @@ def _run_restore(ctx: ServiceContext, job_id: str, progress: CatalogProgress) ->
         options = RestoreOptions(
             objects=ObjectSelection.parse(task.objects_spec),
             conflict=task.conflict,  # type: ignore[arg-type]
+            rename=dict(task.rename or {}),
             parallel=PLAN_CLASSES[plan.plan_class].threads,
         )
         engine = get_engine(plan.engine)

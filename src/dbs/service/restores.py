@@ -37,6 +37,7 @@ def create_restore(
     password: str | None = None,
     objects: str | None = None,
     conflict: str = "renamenew",
+    rename: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     if conflict not in CONFLICT_RULES:
         raise InvalidParameter(
@@ -80,6 +81,7 @@ def create_restore(
             else None,
             objects_spec=selection.to_spec(),
             conflict=conflict,
+            rename=dict(rename or {}),
             state="init",
         )
         session.add(task)
@@ -160,6 +162,7 @@ def describe_restore(session: Any, task: RestoreTask) -> dict[str, Any]:
         "DestinationEndpoint": task.target_url,
         "RestoreObjects": task.objects_spec or "*",
         "DuplicateConflict": task.conflict,
+        "Rename": task.rename or {},
         "RestoreTaskCreateTime": task.created_at.isoformat(),
         "Result": task.result,
         "Job": describe_job(job) if job is not None else None,

@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("target_password_sealed", sa.Text(), nullable=True),
         sa.Column("objects_spec", sa.Text(), nullable=False),
         sa.Column("conflict", sa.String(length=16), nullable=False),
+        sa.Column("rename", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("job_id", sa.String(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
