@@ -78,3 +78,38 @@ def test_apply_retention_removes_sets_from_repository_and_catalog(
     assert listed == [ids[2]]
     check = dbs("check", "--read-data")
     assert check.code == 0, check.out
+
+
+def test_a_released_plans_sets_keep_their_retention(dbs: DbsCommand, tmp_path: Path) -> None:
+    source = make_sqlite_source(tmp_path / "src.db", rows=200)
+    plan = plan_id(dbs, "sqlite")
+    dbs(
+        "plan",
+        "configure",
+        plan,
+        "--source",
+        f"sqlite://{source}",
+        "--manual",
+        "--retention-days",
+        "3",
+        "--keep-at-least",
+        "1",
+        check=True,
+    )
+    dbs("plan", "start", plan, check=True)
+    ids = [
+        dbs("backup", "run", plan, "--wait", "--json", check=True).json()["BackupSetId"]
+        for _ in range(2)
+    ]
+    dbs("plan", "release", plan, check=True)
+    assert len(dbs("backup", "list", "--json", check=True).json()) == 2  # kept after release
+
+    ctx = ServiceContext.open(Home.resolve(dbs.home))
+    try:
+        result = apply_retention(ctx, plan, now=datetime.now(UTC) + timedelta(days=4))
+    finally:
+        ctx.close()
+    assert result["Removed"] == [ids[0]]
+    assert [s["BackupSetId"] for s in dbs("backup", "list", "--json", check=True).json()] == [
+        ids[1]
+    ]

@@ -209,6 +209,9 @@ class BackupSet(Base):
     stored_size: Mapped[int] = mapped_column(Integer, default=0)
     consistent_position: Mapped[str] = mapped_column(Text, default="")
     objects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The plan's retention when the set was made: it still applies after the plan is released.
+    retention_days: Mapped[int] = mapped_column(Integer, default=730)
+    keep_at_least: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class RestoreTask(Base):

@@ -112,6 +112,7 @@ def _run_backup(ctx: ServiceContext, job_id: str, progress: CatalogProgress) -> 
         plan_class = PLAN_CLASSES[plan.plan_class]
         engine = get_engine(plan.engine)
         encrypted, plan_id = plan.encryption, plan.id
+        retention = (plan.retention_days, plan.keep_at_least)
     started = datetime.now(UTC)
     progress.phase("backup")
     progress.step(
@@ -149,6 +150,8 @@ def _run_backup(ctx: ServiceContext, job_id: str, progress: CatalogProgress) -> 
                 stored_size=info.stored_size,
                 consistent_position=consistent_position(metadata),
                 objects=_object_names(metadata),
+                retention_days=retention[0],
+                keep_at_least=retention[1],
             )
         )
     return info.id

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
-from dbs.catalog.models import BackupPlan, Job, RestoreTask
+from dbs.catalog.models import BackupPlan, BackupSet, Job, RestoreTask
 from dbs.jobs.executor import Executor
 from dbs.service.context import ServiceContext
 from dbs.service.jobs import active_job, queue_backup
@@ -113,8 +113,10 @@ class Scheduler:
             return
         self._retention_day = now.date()
         with self.ctx.catalog.session() as session:
-            plan_ids = list(session.scalars(select(BackupPlan.id)))
-        for plan_id in plan_ids:
+            # Released plans too: their sets stay until their retention removes them.
+            plan_ids = set(session.scalars(select(BackupPlan.id)))
+            plan_ids |= set(session.scalars(select(BackupSet.plan_id).distinct()))
+        for plan_id in sorted(plan_ids):
             try:
                 apply_retention(self.ctx, plan_id, now=now)
             except Exception as exc:  # one plan's storage trouble must not stop the others

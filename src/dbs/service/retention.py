@@ -30,16 +30,23 @@ def expired_sets(
 def apply_retention(
     ctx: ServiceContext, plan_id: str, *, now: datetime | None = None, prune: bool = True
 ) -> dict[str, Any]:
-    """Delete the plan's expired sets from the repository and the catalog, then prune."""
+    """Delete the plan's expired sets from the repository and the catalog, then prune.
+
+    A released plan's sets keep the retention recorded when the newest was made.
+    """
     moment = now or datetime.now(UTC)
     with ctx.catalog.session() as session:
-        plan = session.get(BackupPlan, plan_id)
-        if plan is None:
-            return {"BackupPlanId": plan_id, "Removed": []}
         sets = list(session.scalars(select(BackupSet).where(BackupSet.plan_id == plan_id)))
-        expired = expired_sets(
-            sets, retention_days=plan.retention_days, keep_at_least=plan.keep_at_least, now=moment
+        if not sets:
+            return {"BackupPlanId": plan_id, "Removed": []}
+        plan = session.get(BackupPlan, plan_id)
+        newest = max(sets, key=lambda s: s.finished_at)
+        days, keep = (
+            (plan.retention_days, plan.keep_at_least)
+            if plan is not None
+            else (newest.retention_days, newest.keep_at_least)
         )
+        expired = expired_sets(sets, retention_days=days, keep_at_least=keep, now=moment)
         victims = [(s.id, s.repository) for s in expired]
     return _delete_sets(ctx, plan_id, victims, prune=prune)
 

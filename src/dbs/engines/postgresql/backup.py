@@ -302,11 +302,16 @@ def backup_database(
         try:
             all_tables = list_tables(conn)
             sequences = list_sequences(conn)
-            encoding = str(_scalar(conn,
-                "SELECT pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database "
-                "WHERE datname = pg_catalog.current_database()"))
-            has_large_objects = bool(_scalar(conn,
-                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)"))
+            encoding = str(
+                _scalar(
+                    conn,
+                    "SELECT pg_catalog.pg_encoding_to_char(encoding) FROM pg_catalog.pg_database "
+                    "WHERE datname = pg_catalog.current_database()",
+                )
+            )
+            has_large_objects = bool(
+                _scalar(conn, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)")
+            )
         except psycopg.Error as exc:
             raise EngineError(f"list tables of database {database}", describe(exc)) from None
         tables = selected_tables(database, all_tables, objects)
@@ -333,9 +338,7 @@ def backup_database(
         ]
         if has_large_objects and complete:
             tasks.append(lambda: _large_objects(source, database, name, writer, job))
-        tasks += [
-            partial(_copy_table, source, database, name, t, writer, job) for t in tables
-        ]
+        tasks += [partial(_copy_table, source, database, name, t, writer, job) for t in tables]
         results = _run_parallel(tasks, parallel, job)
     los = results[2] if has_large_objects and complete else None
     return {

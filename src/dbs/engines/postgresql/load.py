@@ -71,8 +71,16 @@ def splittable(entry: dict[str, Any], parallel: int, split_at: int = SPLIT_AT_BY
     return parallel > 1 and bool(entry.get("ordered_by")) and entry["bytes"] >= split_at
 
 
-def load_table(reader: BackupReader, target: Endpoint, database: str, entry: dict[str, Any],
-               schema: str, table: str, progress: Progress, ways: int = 1) -> None:
+def load_table(
+    reader: BackupReader,
+    target: Endpoint,
+    database: str,
+    entry: dict[str, Any],
+    schema: str,
+    table: str,
+    progress: Progress,
+    ways: int = 1,
+) -> None:
     step = f"load table {database}.{schema}.{table}"
     progress.step(step)
     if ways > 1:
@@ -91,16 +99,28 @@ def load_table(reader: BackupReader, target: Endpoint, database: str, entry: dic
     progress.advance(items_done=1)
 
 
-def _load_split(reader: BackupReader, target: Endpoint, database: str, entry: dict[str, Any],
-                schema: str, table: str, progress: Progress, ways: int, step: str) -> None:
+def _load_split(
+    reader: BackupReader,
+    target: Endpoint,
+    database: str,
+    entry: dict[str, Any],
+    schema: str,
+    table: str,
+    progress: Progress,
+    ways: int,
+    step: str,
+) -> None:
     queues: list[queue.Queue[bytes]] = [queue.Queue(QUEUE_DEPTH) for _ in range(ways)]
     errors: list[BaseException] = []
     copy = _copy_sql(entry, schema, table, freeze=False)
 
     def sink(q: queue.Queue[bytes]) -> None:
         try:
-            with session(target, database, step) as conn, conn.cursor() as cur, \
-                    cur.copy(copy) as copier:
+            with (
+                session(target, database, step) as conn,
+                conn.cursor() as cur,
+                cur.copy(copy) as copier,
+            ):
                 while batch := q.get():  # an empty batch ends the stream
                     copier.write(batch)
                     progress.advance(bytes_done=len(batch))

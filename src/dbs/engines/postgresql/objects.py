@@ -82,8 +82,14 @@ def list_tables(conn: Conn) -> list[TableInfo]:
         """
     ).fetchall()
     return [
-        TableInfo(str(r[0]), str(r[1]), [str(c) for c in r[4]], int(r[2]), int(r[3]),
-                  [str(c) for c in r[5]])
+        TableInfo(
+            str(r[0]),
+            str(r[1]),
+            [str(c) for c in r[4]],
+            int(r[2]),
+            int(r[3]),
+            [str(c) for c in r[5]],
+        )
         for r in rows
     ]
 

@@ -295,8 +295,7 @@ def _restore_database(
             ]
             _set_sequences(target, plan.target, sequences, plan.sequence_names)
             progress.step(f"restore indexes and constraints (post-data) of {plan.target}")
-            apply_archive(target, plan.target, post, "post-data", owners=owners,
-                          parallel=parallel)
+            apply_archive(target, plan.target, post, "post-data", owners=owners, parallel=parallel)
             checks += [pool.submit(_check_table, plan, target, t, True) for t in after_post_data]
             found = [m for m in (f.result() for f in checks) if m]
     result.restored[plan.source] = plan.target
@@ -310,13 +309,13 @@ def _restore_database(
         raise EngineError("verify restored tables", "; ".join(found))
 
 
-def _check_table(plan: _Plan, target: Endpoint, t: dict[str, Any], in_key_order: bool
-                 ) -> str | None:
+def _check_table(
+    plan: _Plan, target: Endpoint, t: dict[str, Any], in_key_order: bool
+) -> str | None:
     """A mismatch description naming the restored table, or None when it matches."""
     name = plan.table_names.get((t["schema"], t["name"]), t["name"])
     order_by = t.get("ordered_by") if in_key_order else None
-    rows, checksum = table_digest(target, plan.target, t["schema"], name, t["columns"],
-                                  order_by)
+    rows, checksum = table_digest(target, plan.target, t["schema"], name, t["columns"], order_by)
     problem = compare(t, rows, checksum)
     return f"{plan.target}.{t['schema']}.{name}: {problem}" if problem else None
 

@@ -17,7 +17,11 @@ from dbs.engines.postgresql.tools import find_tool, stream_stdout
 
 
 def table_digest(
-    endpoint: Endpoint, database: str, schema: str, table: str, columns: list[str],
+    endpoint: Endpoint,
+    database: str,
+    schema: str,
+    table: str,
+    columns: list[str],
     order_by: list[str] | None = None,
 ) -> tuple[int, str]:
     """(rows, BLAKE3 hex) of the table's COPY text as it is now: in physical order (a table
@@ -52,4 +56,3 @@ def compare(entry: dict[str, Any], rows: int, checksum: str) -> str | None:
     if checksum != entry["checksum"]:
         return "content checksum differs from the backup's"
     return None
-

@@ -53,6 +53,8 @@ def upgrade() -> None:
         sa.Column("stored_size", sa.Integer(), nullable=False),
         sa.Column("consistent_position", sa.Text(), nullable=False),
         sa.Column("objects", sa.JSON(), nullable=False),
+        sa.Column("retention_days", sa.Integer(), nullable=False),
+        sa.Column("keep_at_least", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("backup_sets", schema=None) as batch_op:
