@@ -172,10 +172,15 @@ class Crypto:
 
     def seal_object(self, name: str, payload: bytes) -> bytes:
         """A whole metadata object (index, manifest): compressed, then sealed, bound to its name."""
-        body = self.compressor().compress(payload)
+        return self.seal_compressed(name, self.compressor().compress(payload))
+
+    def seal_compressed(self, name: str, body: bytes) -> bytes:
+        """``seal_object`` of a body already compressed with ``compressor()``: lets a caller
+        drop a large plaintext (an index object: 50 bytes per blob) before sealing."""
         if self.keys.master is None:
-            digest = blake3.blake3(name.encode() + body, key=self.keys.id_key).digest()
-            return OBJECT_MAGIC + b"\x00" + digest + body
+            hasher = blake3.blake3(name.encode(), key=self.keys.id_key)
+            hasher.update(body)
+            return OBJECT_MAGIC + b"\x00" + hasher.digest() + body
         salt = secrets.token_bytes(16)
         aead = AESGCM(hkdf(self.keys.master, _OBJECT_INFO, salt=salt))
         # Each object key is used once, so a fixed nonce is safe.
@@ -185,17 +190,21 @@ class Crypto:
         if len(data) < len(OBJECT_MAGIC) + 1 or not data.startswith(OBJECT_MAGIC):
             raise IntegrityError("not a repository object (bad magic or truncated)")
         mode = data[len(OBJECT_MAGIC)]
-        rest = data[len(OBJECT_MAGIC) + 1 :]
+        # A view, not slices: an index object holds 50 bytes per blob; avoid extra copies.
+        rest = memoryview(data)[len(OBJECT_MAGIC) + 1 :]
+        body: bytes | memoryview
         if mode == 0:
             if self.keys.master is not None:
                 raise IntegrityError("object is unencrypted in an encrypted repository")
-            digest, body = rest[:ID_SIZE], rest[ID_SIZE:]
-            if blake3.blake3(name.encode() + body, key=self.keys.id_key).digest() != digest:
+            digest, body = bytes(rest[:ID_SIZE]), rest[ID_SIZE:]
+            hasher = blake3.blake3(name.encode(), key=self.keys.id_key)
+            hasher.update(body)
+            if hasher.digest() != digest:
                 raise IntegrityError("object checksum mismatch")
         elif mode == 1:
             if self.keys.master is None:
                 raise IntegrityError("object is encrypted in an unencrypted repository")
-            salt, sealed = rest[:16], rest[16:]
+            salt, sealed = bytes(rest[:16]), rest[16:]
             aead = AESGCM(hkdf(self.keys.master, _OBJECT_INFO, salt=salt))
             try:
                 body = aead.decrypt(b"\x00" * 12, sealed, name.encode())
