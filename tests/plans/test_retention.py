@@ -35,29 +35,28 @@ def test_expired_sets_rule() -> None:
     assert expired_sets([], retention_days=0, keep_at_least=1, now=NOW) == []
 
 
-def test_apply_retention_removes_sets_from_repository_and_catalog(
-    dbs: DbsCommand, tmp_path: Path
-) -> None:
-    source = make_sqlite_source(tmp_path / "src.db", rows=500)
+def _plan_with_backups(
+    dbs: DbsCommand, tmp_path: Path, *, retention_days: int, count: int
+) -> tuple[str, list[str]]:
+    """A manual SQLite plan keeping at least one set, with ``count`` backups taken."""
+    source = make_sqlite_source(tmp_path / "src.db", rows=300)
     plan = plan_id(dbs, "sqlite")
     dbs(
-        "plan",
-        "configure",
-        plan,
-        "--source",
-        f"sqlite://{source}",
-        "--manual",
-        "--retention-days",
-        "7",
-        "--keep-at-least",
-        "1",
-        check=True,
+        "plan", "configure", plan, "--source", f"sqlite://{source}", "--manual",
+        "--retention-days", str(retention_days), "--keep-at-least", "1", check=True,
     )
     dbs("plan", "start", plan, check=True)
     ids = [
         dbs("backup", "run", plan, "--wait", "--json", check=True).json()["BackupSetId"]
-        for _ in range(3)
+        for _ in range(count)
     ]
+    return plan, ids
+
+
+def test_apply_retention_removes_sets_from_repository_and_catalog(
+    dbs: DbsCommand, tmp_path: Path
+) -> None:
+    plan, ids = _plan_with_backups(dbs, tmp_path, retention_days=7, count=3)
 
     ctx = ServiceContext.open(Home.resolve(dbs.home))
     try:
@@ -81,26 +80,7 @@ def test_apply_retention_removes_sets_from_repository_and_catalog(
 
 
 def test_a_released_plans_sets_keep_their_retention(dbs: DbsCommand, tmp_path: Path) -> None:
-    source = make_sqlite_source(tmp_path / "src.db", rows=200)
-    plan = plan_id(dbs, "sqlite")
-    dbs(
-        "plan",
-        "configure",
-        plan,
-        "--source",
-        f"sqlite://{source}",
-        "--manual",
-        "--retention-days",
-        "3",
-        "--keep-at-least",
-        "1",
-        check=True,
-    )
-    dbs("plan", "start", plan, check=True)
-    ids = [
-        dbs("backup", "run", plan, "--wait", "--json", check=True).json()["BackupSetId"]
-        for _ in range(2)
-    ]
+    plan, ids = _plan_with_backups(dbs, tmp_path, retention_days=3, count=2)
     dbs("plan", "release", plan, check=True)
     assert len(dbs("backup", "list", "--json", check=True).json()) == 2  # kept after release
 
