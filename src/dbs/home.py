@@ -90,6 +90,3 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-write_private_file = _write_private

@@ -121,3 +121,9 @@ def test_unencrypted_storage_only_when_asked(tmp_path: Path) -> None:
     assert shown["Encryption"] == "none"
     r = dbs("key", "export", "--to", str(tmp_path / "k.json"))
     assert r.code == 1 and "not encrypted" in r.err
+    # An encrypted plan cannot live in unencrypted storage: refused when configured.
+    source = make_sqlite_source(tmp_path / "src.db", rows=10)
+    plan = plan_id(dbs, "sqlite")
+    r = dbs("plan", "configure", plan, "--source", f"sqlite://{source}", "--manual")
+    assert r.code == 1 and "--no-encryption" in r.err
+    dbs("plan", "configure", plan, "--source", f"sqlite://{source}", "--manual", "--no-encryption", check=True)

@@ -32,7 +32,7 @@ from dbs.service.context import ServiceContext
 from dbs.service.onboarding import require_authorized
 from dbs.service.role_session import act_as_service
 from dbs.service.schedule import Schedule
-from dbs.service.storage import require_storage
+from dbs.service.storage import check_plan_encryption, require_storage
 
 
 @dataclass(frozen=True)
@@ -195,9 +195,7 @@ def configure_plan(
                 "before changing its configuration",
                 code="OperationDenied.PlanRunning",
             )
-        if not config.encryption:
-            storage = require_storage(session, ctx)
-            del storage  # encryption choice is per plan; see service.storage.open_plan_repository
+        check_plan_encryption(require_storage(session, ctx), encrypted=config.encryption)
         plan.source_url = endpoint.display()
         plan.source_password_sealed = (
             ctx.box.seal(config.password, f"plan-source:{plan.id}") if config.password else None

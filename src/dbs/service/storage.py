@@ -217,11 +217,20 @@ def show_storage(ctx: ServiceContext, caller: Caller) -> dict[str, Any]:
         return describe_storage(require_storage(session, ctx))
 
 
-def open_active_store(ctx: ServiceContext) -> ObjectStore:
+@dataclass(frozen=True)
+class _ActiveStorage:
+    """What opening the active storage needs, read from the catalog once."""
+
+    config: dict[str, str]
+    secret: str | None
+    key: KeySource
+
+
+def _active_storage(ctx: ServiceContext) -> _ActiveStorage:
     with ctx.catalog.session() as session:
         row = require_storage(session, ctx)
         secret = ctx.box.open(row.secret_sealed, "storage-secret") if row.secret_sealed else None
-        return open_store(row.config, secret_access_key=secret)
+        return _ActiveStorage(dict(row.config), secret, repository_key(ctx, row))
 
 
 def repository_key(ctx: ServiceContext, row: Storage) -> KeySource:
@@ -241,13 +250,22 @@ def repository_key(ctx: ServiceContext, row: Storage) -> KeySource:
 def open_repository(ctx: ServiceContext) -> Repository:
     from dbs.repo import Repository
 
-    store = open_active_store(ctx)
-    with ctx.catalog.session() as session:
-        key = repository_key(ctx, require_storage(session, ctx))
-    return Repository.open(store, key)
+    active = _active_storage(ctx)
+    store = open_store(active.config, secret_access_key=active.secret)
+    return Repository.open(store, active.key)
 
 
 PLAIN_REPOSITORY_PREFIX = "plain"
+
+
+def check_plan_encryption(storage: Storage, *, encrypted: bool) -> None:
+    """An encrypted plan needs encrypted storage (the reverse is served by ``plain/``)."""
+    if encrypted and storage.encryption == "none":
+        raise InvalidParameter(
+            "the storage was activated with --no-encryption, so it cannot hold encrypted "
+            "backups; configure the plan with --no-encryption or activate encrypted storage",
+            code="InvalidParameter.StorageEncryption",
+        )
 
 
 def open_plan_repository(ctx: ServiceContext, *, encrypted: bool) -> tuple[Repository, str]:
@@ -257,21 +275,16 @@ def open_plan_repository(ctx: ServiceContext, *, encrypted: bool) -> tuple[Repos
     storage was activated with --no-encryption; plans that ask for no encryption
     in an encrypted storage use a second, unencrypted repository under ``plain/``.
     """
-    from dbs.repo import KeySource, Repository, RepositoryNotFound
+    from dbs.repo import KeySource, Repository, RepositoryExists, RepositoryNotFound
 
     with ctx.catalog.session() as session:
-        row = require_storage(session, ctx)
-        main_encrypted = row.encryption != "none"
-        config = dict(row.config)
-        secret = ctx.box.open(row.secret_sealed, "storage-secret") if row.secret_sealed else None
+        check_plan_encryption(require_storage(session, ctx), encrypted=encrypted)
+    active = _active_storage(ctx)
+    main_encrypted = active.key.kind != "none"
     if encrypted == main_encrypted:
-        return open_repository(ctx), "main"
-    if encrypted:
-        raise InvalidParameter(
-            "the storage was activated with --no-encryption, so it cannot hold encrypted "
-            "backups; configure the plan with --no-encryption or activate encrypted storage",
-            code="InvalidParameter.StorageEncryption",
-        )
+        store = open_store(active.config, secret_access_key=active.secret)
+        return Repository.open(store, active.key), "main"
+    config = dict(active.config)
     if config["type"] == "local":
         config["path"] = str(Path(config["path"]) / PLAIN_REPOSITORY_PREFIX)
     else:
@@ -279,11 +292,14 @@ def open_plan_repository(ctx: ServiceContext, *, encrypted: bool) -> tuple[Repos
         config["prefix"] = (
             f"{prefix}/{PLAIN_REPOSITORY_PREFIX}" if prefix else PLAIN_REPOSITORY_PREFIX
         )
-    store = open_store(config, secret_access_key=secret)
+    store = open_store(config, secret_access_key=active.secret)
     try:
         return Repository.open(store, KeySource.unencrypted()), "plain"
     except RepositoryNotFound:
-        return Repository.create(store, KeySource.unencrypted()), "plain"
+        try:
+            return Repository.create(store, KeySource.unencrypted()), "plain"
+        except RepositoryExists:  # another job created it a moment ago
+            return Repository.open(store, KeySource.unencrypted()), "plain"
 
 
 def _storage_config(
