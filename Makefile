@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DBS_HOME ?= $(CURDIR)/var
 
-.PHONY: run test lint bench install dev clean
+.PHONY: run test lint bench bench-tools install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,14 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: $(VENV)/.dev-installed
+## make bench: every benchmark (not a test; never gates CI). Installs the peer tools first.
+bench: $(VENV)/.dev-installed bench-tools
 	bash scripts/ensure-services.sh
 	$(BIN)/python -m benchmarks.run_all
+
+# The tools dbs is compared with (Debian packages): sysbench, mydumper/myloader, zstd, pgbench.
+bench-tools:
+	bash scripts/install-bench-tools.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -15,10 +15,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from dbs.repo.blobs import BlobDamaged, decode_blob
+from dbs.repo.blobs import BlobDamaged, decode_blob, member, open_group
 from dbs.repo.crypto import IntegrityError
 from dbs.repo.index import ChunkIndex
-from dbs.repo.layout import pack_id_from_key, pack_key
+from dbs.repo.layout import FLAG_GROUP, pack_id_from_key, pack_key
 from dbs.repo.pack import BlobLocation, parse_pack
 from dbs.repo.walk import ManifestProblem, iter_manifests, iter_set_refs
 from dbs.storage.base import ObjectNotFoundError
@@ -225,12 +225,29 @@ class _Checker:
         except IntegrityError as exc:
             found.append(("", f"pack header unreadable: {exc}"))
             header = {}
+        groups: dict[int, bytes | BlobDamaged] = {}  # offset -> opened group, or why not
         for cid, loc in entries:
             entry = header.get(cid)
-            if header and (entry is None or entry.offset != loc.offset):
+            if header and (entry is None or (entry.offset, entry.inner) != (loc.offset, loc.inner)):
                 found.append((cid.hex()[:16], "index and pack header disagree"))
+            sealed = data[loc.offset : loc.offset + loc.length]
             try:
-                decode_blob(self.crypto, cid, loc, data[loc.offset : loc.offset + loc.length])
+                if loc.flags & FLAG_GROUP:
+                    opened = groups.get(loc.offset)
+                    if opened is None:
+                        try:
+                            opened = open_group(self.crypto, cid, loc, sealed)
+                        except BlobDamaged as exc:
+                            opened = exc
+                        groups[loc.offset] = opened
+                    if isinstance(opened, BlobDamaged):
+                        raise opened
+                    plain = member(self.crypto, cid, loc, opened)
+                else:
+                    plain = decode_blob(self.crypto, cid, loc, sealed)
+                # Encrypted chunks are authenticated as a blob; this proves each id too.
+                if self.crypto.encrypted and self.crypto.chunk_id(plain) != cid:
+                    raise BlobDamaged(cid, pack_id, "content does not match its id")
             except BlobDamaged as exc:
                 found.append((cid.hex()[:16], exc.reason))
         return found

@@ -19,6 +19,7 @@ from __future__ import annotations
 import secrets
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import blake3
@@ -156,11 +157,11 @@ class Crypto:
             self._local.comp = comp
         return comp
 
-    def compress_many(self, chunks: list[bytes | bytearray | memoryview]) -> list[bytes]:
+    def compress_many(self, chunks: Sequence[bytes | bytearray | memoryview]) -> list[bytes]:
         """Compress each chunk as its own frame, all in one call that releases the GIL."""
         if len(chunks) == 1:
             return [self.compressor().compress(chunks[0])]
-        frames = self.compressor().multi_compress_to_buffer(chunks, threads=1)
+        frames = self.compressor().multi_compress_to_buffer(list(chunks), threads=1)
         return [frames[i].tobytes() for i in range(len(frames))]
 
     def decompressor(self) -> zstandard.ZstdDecompressor:

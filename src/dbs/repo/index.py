@@ -4,9 +4,9 @@ Each backup set writes ``index/<set id>`` listing the blobs of the packs it
 wrote; prune writes consolidated ones. An index is only a cache of the pack
 headers: ``rebuild_index`` recreates it from packs alone.
 
-Memory: the in-memory index holds one 54-byte record per stored blob in a
-compact hash table (~66 bytes per blob with its slots, no Python object per
-blob), i.e. ~8.5 MB per GiB of unique data at 8 KiB chunks. It is loaded
+Memory: the in-memory index holds one 58-byte record per stored chunk in a
+compact hash table (~70 bytes per chunk with its slots, no Python object per
+chunk), i.e. ~9 MB per GiB of unique data at 8 KiB chunks. It is loaded
 lazily, once per process, and refreshed incrementally when new index objects
 appear.
 """
@@ -23,16 +23,16 @@ from dbs.repo.layout import ID_SIZE, INDEX_PREFIX
 from dbs.repo.pack import ENTRY, BlobEntry, BlobLocation, decode_entries, encode_entries
 from dbs.storage.base import ObjectNotFoundError, ObjectStore
 
-_INDEX_VERSION = b"\x01"
+_INDEX_VERSION = b"\x02"  # 2: entries carry the offset inside a group
 _PACK_RECORD = struct.Struct("<16sQI")  # pack id, pack size, entry count
 # In-memory index record: the index entry (as in pack headers), then the pack's slot.
-_RECORD = struct.Struct("<32sBBQIII")
+_RECORD = struct.Struct("<32sBBQIIII")
 _SLOT = struct.Struct("<I")
 _MIN_SLOTS = 8
 
 
 class PackRecord:
-    """One pack and its blob entries, kept encoded (50 bytes each) to stay compact."""
+    """One pack and its blob entries, kept encoded (54 bytes each) to stay compact."""
 
     __slots__ = ("encoded", "pack_id", "size")
 
@@ -254,8 +254,8 @@ class ChunkIdSet(_Table):
 class ChunkIndex:
     """Chunk id -> where its blob is stored. Safe to read while another thread adds.
 
-    One 54-byte record per blob (the 50-byte index entry and a u32 pack slot) in a
-    compact hash table (``_Table``): about 66 bytes per blob in CPython, against
+    One 58-byte record per chunk (the 54-byte index entry and a u32 pack slot) in a
+    compact hash table (``_Table``): about 70 bytes per chunk in CPython, against
     ~150 for a dict of ``bytes`` -> packed ``int``.
     """
 
@@ -283,19 +283,19 @@ class ChunkIndex:
         r = table.find(chunk_id)
         if r < 0:
             return None
-        _, kind, flags, offset, length, raw, slot = _RECORD.unpack_from(
+        _, kind, flags, offset, length, raw, inner, slot = _RECORD.unpack_from(
             table.records, r * _RECORD.size
         )
-        return BlobLocation(packs[slot], kind, flags, offset, length, raw)
+        return BlobLocation(packs[slot], kind, flags, offset, length, raw, inner)
 
     def items(self) -> Iterator[tuple[bytes, BlobLocation]]:
         table, packs = self._state
         size = _RECORD.size
         for r in range(table.count):
-            cid, kind, flags, offset, length, raw, slot = _RECORD.unpack_from(
+            cid, kind, flags, offset, length, raw, inner, slot = _RECORD.unpack_from(
                 table.records, r * size
             )
-            yield cid, BlobLocation(packs[slot], kind, flags, offset, length, raw)
+            yield cid, BlobLocation(packs[slot], kind, flags, offset, length, raw, inner)
 
     @property
     def pack_sizes(self) -> dict[bytes, int]:

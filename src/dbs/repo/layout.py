@@ -9,7 +9,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-FORMAT_VERSION = 1
+# 2: packs hold compressed groups of chunks (entries carry an offset inside the group).
+FORMAT_VERSION = 2
+OLDEST_FORMAT_VERSION = 2
 
 CONFIG_KEY = "config"
 KEYS_PREFIX = "keys/"
@@ -18,7 +20,7 @@ INDEX_PREFIX = "index/"
 SETS_PREFIX = "sets/"
 LOCKS_PREFIX = "locks/"
 
-PACK_MAGIC = b"DBSPACK1"
+PACK_MAGIC = b"DBSPACK2"
 OBJECT_MAGIC = b"DBSOBJ1\x00"
 
 # Blob kinds stored in packs.
@@ -27,6 +29,9 @@ KIND_CHUNK_LIST = 1
 
 # Blob flags.
 FLAG_ZSTD = 1
+# The blob is a group: several chunks compressed and sealed together; each has its own
+# entry pointing at the group, with its offset and length inside the group's plaintext.
+FLAG_GROUP = 2
 
 ID_SIZE = 32  # chunk id: keyed BLAKE3, 256 bits
 PACK_ID_SIZE = 16

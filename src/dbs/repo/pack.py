@@ -4,9 +4,14 @@ Layout (docs/repository-format.md)::
 
     "DBSPACK1" | pack id (16) | blob ... | sealed header | header length (u32 LE) | "DBSPACK1"
 
-The header lists every blob (id, kind, flags, offset, length, plaintext length), so an
-index can be rebuilt from packs alone; it sits at the end so a pack streams out
-while it is built and one ranged read fetches the header.
+The header lists every chunk (id, kind, flags, offset, length, plaintext length, offset
+inside its group), so an index can be rebuilt from packs alone; it sits at the end so a
+pack streams out while it is built and one ranged read fetches the header.
+
+A blob is one chunk, or a *group* (``FLAG_GROUP``): several new chunks compressed and
+sealed as one, so small chunks (good for deduplication) do not pay a zstd frame and an
+AES-GCM call each, and compress as well as large ones. Every member has its own entry
+with the group's offset and length and its own place inside the group's plaintext.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from typing import NamedTuple
 from dbs.repo.crypto import Crypto, IntegrityError, PackCipher
 from dbs.repo.layout import PACK_ID_SIZE, PACK_MAGIC
 
-ENTRY = struct.Struct("<32sBBQII")  # chunk id, kind, flags, offset, stored length, plain length
+# chunk id, kind, flags, blob offset, blob stored length, chunk plain length, offset in group
+ENTRY = struct.Struct("<32sBBQIII")
+# Groups are sealed under this id in place of a chunk id (the authenticated header binds
+# member ids to the group).
+GROUP_ID = bytes(32)
 _TRAILER = struct.Struct("<I8s")
 PACK_PREFIX_SIZE = len(PACK_MAGIC) + PACK_ID_SIZE
 TRAILER_SIZE = _TRAILER.size
@@ -32,6 +41,7 @@ class BlobLocation(NamedTuple):
     offset: int
     length: int
     raw_length: int
+    inner: int = 0  # offset of the chunk in its group's plaintext (0 for a lone chunk)
 
 
 @dataclass(frozen=True)
@@ -42,12 +52,18 @@ class BlobEntry:
     offset: int
     length: int
     raw_length: int
+    inner: int = 0
 
 
 def encode_entries(entries: list[BlobEntry]) -> bytes:
     return b"".join(
-        ENTRY.pack(e.chunk_id, e.kind, e.flags, e.offset, e.length, e.raw_length) for e in entries
+        ENTRY.pack(e.chunk_id, e.kind, e.flags, e.offset, e.length, e.raw_length, e.inner)
+        for e in entries
     )
+
+
+# A member of a group being written: chunk id, kind, offset inside the group, plain length.
+Member = tuple[bytes, int, int, int]
 
 
 def decode_entries(data: bytes | memoryview) -> list[BlobEntry]:
@@ -69,10 +85,21 @@ class PackBuilder:
 
     def add(self, chunk_id: bytes, kind: int, flags: int, payload: bytes, raw_length: int) -> None:
         sealed = self._cipher.seal_blob(self.size, chunk_id, kind, flags, payload)
-        self.entries += ENTRY.pack(chunk_id, kind, flags, self.size, len(sealed), raw_length)
+        self.entries += ENTRY.pack(chunk_id, kind, flags, self.size, len(sealed), raw_length, 0)
         self.pieces.append(sealed)
         self.size += len(sealed)
         self.count += 1
+
+    def add_group(self, flags: int, payload: bytes, members: list[Member]) -> None:
+        """One sealed blob holding ``members`` (``flags`` includes FLAG_GROUP)."""
+        sealed = self._cipher.seal_blob(self.size, GROUP_ID, 0, flags, payload)
+        for chunk_id, kind, inner, raw_length in members:
+            self.entries += ENTRY.pack(
+                chunk_id, kind, flags, self.size, len(sealed), raw_length, inner
+            )
+        self.pieces.append(sealed)
+        self.size += len(sealed)
+        self.count += len(members)
 
     def finish(self) -> list[bytes]:
         header = self._cipher.seal_header(self.pack_id, bytes(self.entries))

@@ -15,7 +15,7 @@ from dbs.repo.crypto import Crypto
 from dbs.repo.errors import RepositoryError
 from dbs.repo.index import PackRecord
 from dbs.repo.layout import new_pack_id, pack_key
-from dbs.repo.pack import PackBuilder
+from dbs.repo.pack import Member, PackBuilder
 from dbs.storage.base import ObjectStore
 
 PACK_TARGET = 16 << 20
@@ -59,6 +59,15 @@ class PackSink:
             self._current = PackBuilder(self._crypto, new_pack_id())
         pack = self._current
         pack.add(chunk_id, kind, flags, payload, raw_length)
+        if pack.size >= self._target:
+            self._seal()
+
+    def add_group(self, flags: int, payload: bytes, members: list[Member]) -> None:
+        self._raise_upload_error()
+        if self._current is None:
+            self._current = PackBuilder(self._crypto, new_pack_id())
+        pack = self._current
+        pack.add_group(flags, payload, members)
         if pack.size >= self._target:
             self._seal()
 

@@ -6,7 +6,8 @@ processes are broken): find every chunk the manifests reference, then
 * delete packs that hold no referenced chunk, and packs no index knows
   (left by interrupted backups);
 * repack packs whose unreferenced share exceeds ``REPACK_WASTE``: their
-  referenced blobs are copied (re-sealed, not recompressed) into new packs;
+  referenced lone chunks are copied (re-sealed, not recompressed) into new
+  packs, and the referenced members of each group form a new, smaller group;
 * write one new index for everything kept, then delete the old index objects,
   then the packs. A crash at any point leaves a readable repository: at worst
   duplicate index entries or unindexed packs, which the next prune removes.
@@ -19,16 +20,25 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from dbs.repo.blobs import BlobDamaged, member, open_group
 from dbs.repo.crypto import IntegrityError
 from dbs.repo.errors import RepositoryDamaged
 from dbs.repo.index import ChunkIndex, PackRecord, read_index_object, write_index_object
-from dbs.repo.layout import INDEX_PREFIX, index_key, pack_id_from_key, pack_key
+from dbs.repo.layout import (
+    FLAG_GROUP,
+    FLAG_ZSTD,
+    INDEX_PREFIX,
+    index_key,
+    pack_id_from_key,
+    pack_key,
+)
 from dbs.repo.locks import RepositoryLock
-from dbs.repo.pack import BlobEntry
+from dbs.repo.pack import BlobEntry, BlobLocation
 from dbs.repo.packsink import PackSink
 from dbs.repo.walk import ManifestProblem, iter_manifests, iter_set_refs
 
@@ -141,9 +151,10 @@ def _prune(repo: Repository, report: PruneReport) -> None:
         if pack_id not in pack_sizes or not live:
             delete.append(pack_id)
             continue
-        live_bytes = sum(e.length for e in live)
         # Waste is unreferenced blob bytes; header and framing are not waste.
-        dead_bytes = sum(e.length for e in pack_entries[pack_id].values()) - live_bytes
+        every = pack_entries[pack_id].values()
+        live_bytes = _stored_bytes(live, every)
+        dead_bytes = _stored_bytes(every, every) - live_bytes
         if dead_bytes / size > REPACK_WASTE:
             repack.append(pack_id)
             report.bytes_repacked += live_bytes
@@ -184,18 +195,74 @@ def _repack(
         for pack_id in packs:
             data = store.get(pack_key(pack_id))
             cipher = crypto.pack_cipher(pack_id)
-            for e in sorted(used[pack_id], key=lambda e: e.offset):
+            groups: dict[int, list[BlobEntry]] = defaultdict(list)
+            for e in sorted(used[pack_id], key=lambda e: (e.offset, e.inner)):
+                if e.flags & FLAG_GROUP:
+                    groups[e.offset].append(e)
+                    continue
                 sealed = data[e.offset : e.offset + e.length]
                 try:
                     payload = cipher.open_blob(e.offset, e.chunk_id, e.kind, e.flags, sealed)
                 except IntegrityError:
-                    raise RepositoryDamaged(
-                        f"prune stopped: chunk {e.chunk_id.hex()[:16]} in {pack_key(pack_id)} "
-                        "is damaged; run `dbs check --read-data`. Old packs were kept"
-                    ) from None
+                    raise _damaged(e.chunk_id, pack_id) from None
                 sink.add(e.chunk_id, e.kind, e.flags, payload, e.raw_length)
+            for members in groups.values():
+                _regroup(repo, sink, pack_id, data, members)
         return sink.finish()
     except BaseException:
         for record in sink.abort():
             store.delete(pack_key(record.pack_id))
         raise
+
+
+def _damaged(chunk_id: bytes, pack_id: bytes) -> RepositoryDamaged:
+    return RepositoryDamaged(
+        f"prune stopped: chunk {chunk_id.hex()[:16]} in {pack_key(pack_id)} "
+        "is damaged; run `dbs check --read-data`. Old packs were kept"
+    )
+
+
+def _regroup(
+    repo: Repository, sink: PackSink, pack_id: bytes, data: bytes, members: list[BlobEntry]
+) -> None:
+    """Store the referenced members of one group as a new group (or a lone chunk)."""
+    crypto = repo.crypto
+    first = members[0]
+    loc = BlobLocation(pack_id, first.kind, first.flags, first.offset, first.length, 0)
+    sealed = data[first.offset : first.offset + first.length]
+    try:
+        opened = open_group(crypto, first.chunk_id, loc, sealed)
+        plains = [
+            member(crypto, e.chunk_id, loc._replace(raw_length=e.raw_length, inner=e.inner), opened)
+            for e in members
+        ]
+    except BlobDamaged as exc:
+        raise _damaged(exc.chunk_id, pack_id) from None
+    body = b"".join(plains)
+    compressed = crypto.compressor().compress(body)
+    payload, flags = (compressed, FLAG_ZSTD) if len(compressed) < len(body) else (body, 0)
+    if len(members) == 1:
+        sink.add(first.chunk_id, first.kind, flags, payload, first.raw_length)
+        return
+    entries, inner = [], 0
+    for e in members:
+        entries.append((e.chunk_id, e.kind, inner, e.raw_length))
+        inner += e.raw_length
+    sink.add_group(flags | FLAG_GROUP, payload, entries)
+
+
+def _stored_bytes(entries: Iterable[BlobEntry], every: Iterable[BlobEntry]) -> int:
+    """Stored bytes of some of a pack's chunks (``every``: all of them): a lone chunk's
+    whole blob, a group member its plaintext share of its group's blob."""
+    group_plain: dict[int, int] = defaultdict(int)
+    for e in every:
+        if e.flags & FLAG_GROUP:
+            group_plain[e.offset] += e.raw_length
+    return round(
+        sum(
+            e.length * e.raw_length / max(1, group_plain[e.offset])
+            if e.flags & FLAG_GROUP
+            else e.length
+            for e in entries
+        )
+    )

@@ -3,14 +3,17 @@
 ``open_stream`` walks the stream's chunk-list blobs, groups consecutive chunks
 stored close together in one pack into a single ranged read (one request per
 few MiB, not per chunk), and decodes those reads in the thread pool a few
-ahead of the consumer. Every blob is authenticated; the whole stream is
-checked against its size and BLAKE3 checksum before the last piece is handed
-over, so damage raises instead of ending quietly.
+ahead of the consumer. A group (several chunks sealed as one blob) is opened once
+and kept in a small cache while its members are read, so a stream that returns to
+a group between new chunks does not decode it again. Every blob is authenticated;
+the whole stream is checked against its size and BLAKE3 checksum before the last
+piece is handed over, so damage raises instead of ending quietly.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -19,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import blake3
 
 from dbs.engines.base import StreamInfo
-from dbs.repo.blobs import BlobDamaged, decode_blob, read_blob, read_range
+from dbs.repo.blobs import BlobDamaged, decode_blob, member, open_group, read_blob, read_range
 from dbs.repo.errors import RepositoryDamaged, StreamNotFound
-from dbs.repo.layout import ID_SIZE
+from dbs.repo.layout import FLAG_GROUP, ID_SIZE
 from dbs.repo.manifest import BackupSetInfo, Manifest, StreamRecord
 from dbs.repo.pack import BlobLocation
 
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 READ_SPAN = 4 << 20  # bytes covered by one ranged read at most
 MAX_GAP = 1 << 20  # unread bytes tolerated between two blobs of one read
 READ_AHEAD = 2
+GROUP_CACHE = 32  # opened groups kept per reader (~128 KiB each)
 PIECE_SIZE = 1 << 20  # plaintext bytes per yielded piece, about
 
 
@@ -47,6 +51,7 @@ class BackupSetReader:
         self._repo = repo
         self._manifest = manifest
         self._streams = {s.info.name: s for s in manifest.streams}
+        self._groups = _GroupCache(GROUP_CACHE)
 
     @property
     def info(self) -> BackupSetInfo:
@@ -118,9 +123,18 @@ class BackupSetReader:
         pieces: list[bytes] = []
         group: list[bytes] = []
         group_size = 0
+        crypto = repo.crypto
         for cid, loc in batch.items:
             rel = loc.offset - batch.start
-            plain = decode_blob(repo.crypto, cid, loc, data[rel : rel + loc.length])
+            if loc.flags & FLAG_GROUP:
+                key = (loc.pack_id, loc.offset)
+                opened = self._groups.get(key)
+                if opened is None:
+                    opened = open_group(crypto, cid, loc, data[rel : rel + loc.length])
+                    self._groups.put(key, opened)
+                plain = member(crypto, cid, loc, opened)
+            else:
+                plain = decode_blob(crypto, cid, loc, data[rel : rel + loc.length])
             group.append(plain)
             group_size += len(plain)
             if group_size >= PIECE_SIZE:
@@ -180,3 +194,26 @@ class BackupSetReader:
             f"backup set {self.info.id}, stream {record.info.name!r}: {what}; "
             "run `dbs check --read-data` to see all damage"
         )
+
+
+class _GroupCache:
+    """The plaintext of recently opened groups, least recently used out (thread-safe)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, int]) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[bytes, int], value: bytes) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)

@@ -39,7 +39,14 @@ from dbs.repo.keys import (
     unwrap_master_key,
     wrap_master_key,
 )
-from dbs.repo.layout import CONFIG_KEY, FORMAT_VERSION, KEYS_PREFIX, SETS_PREFIX, set_key
+from dbs.repo.layout import (
+    CONFIG_KEY,
+    FORMAT_VERSION,
+    KEYS_PREFIX,
+    OLDEST_FORMAT_VERSION,
+    SETS_PREFIX,
+    set_key,
+)
 from dbs.repo.locks import RepositoryLock
 from dbs.repo.manifest import BackupSetInfo, Manifest, read_manifest
 from dbs.repo.packsink import PACK_TARGET
@@ -386,6 +393,12 @@ def read_config(store: ObjectStore) -> dict[str, Any]:
         raise RepositoryError(
             f"repository format version {config['version']} is newer than this program "
             f"supports ({FORMAT_VERSION}); upgrade dbs"
+        )
+    if int(config.get("version", 0)) < OLDEST_FORMAT_VERSION:
+        raise RepositoryError(
+            f"repository format version {config.get('version')} was written by a development "
+            f"version of dbs and is no longer readable (this program reads "
+            f"{OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}); create a new repository"
         )
     return dict(config)
 

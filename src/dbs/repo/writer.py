@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import blake3
 
@@ -33,6 +33,7 @@ from dbs.repo.crypto import Crypto
 from dbs.repo.errors import InvalidStream, RepositoryError
 from dbs.repo.index import ChunkIdSet, ChunkIndex, write_index_object
 from dbs.repo.layout import (
+    FLAG_GROUP,
     FLAG_ZSTD,
     ID_SIZE,
     KIND_CHUNK_LIST,
@@ -55,9 +56,41 @@ MAX_NAME = 1024
 # Store a chunk uncompressed unless zstd saves at least this share.
 MIN_SAVING = 0.03
 
-Prepared = tuple[
-    bytes, int, bytes | None, int
-]  # chunk id, plain length, payload (None: known), flags
+# Plaintext bytes per group of new chunks: zstd level 1 on 128 KiB pieces compresses
+# dump text ~13 % better than on 8 KiB ones, and costs one frame instead of sixteen.
+GROUP_TARGET = 128 << 10
+
+
+class _Group(NamedTuple):
+    flags: int
+    payload: bytes  # compressed (FLAG_ZSTD) or plain concatenation of the members
+    members: list[tuple[bytes, int, int]]  # chunk id, offset in the group, length
+
+
+class _Prepared(NamedTuple):
+    ids: list[bytes]  # every chunk of the batch, in stream order
+    groups: list[_Group]
+
+
+def _plan_groups(ids: list[bytes], batch: list[memoryview], new: list[int]) -> list[list[int]]:
+    """Positions of the batch's new chunks (each id once), in runs of about GROUP_TARGET."""
+    plans: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    seen: set[bytes] = set()
+    for i in new:
+        if ids[i] in seen:
+            continue  # the same content twice in one batch: store it once
+        seen.add(ids[i])
+        n = len(batch[i])
+        if current and size + n > GROUP_TARGET:
+            plans.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += n
+    if current:
+        plans.append(current)
+    return plans
 
 
 class BackupSetWriter:
@@ -138,7 +171,7 @@ class BackupSetWriter:
 
         ids = _ChunkList(self)
         pool = self._repo.pool()
-        inflight: deque[Future[list[Prepared]]] = deque()
+        inflight: deque[Future[_Prepared]] = deque()
         try:
             for batch in chunker.batches(pieces()):
                 inflight.append(pool.submit(self._prepare, batch))
@@ -156,35 +189,60 @@ class BackupSetWriter:
     def _known(self, chunk_id: bytes) -> bool:
         return chunk_id in self._index or chunk_id in self._pending
 
-    def _prepare(self, batch: list[memoryview]) -> list[Prepared]:
-        """In a pool thread: id and compression of each chunk (skipped for known chunks).
+    def _prepare(self, batch: list[memoryview]) -> _Prepared:
+        """In a pool thread: the id of each chunk, and the new ones compressed in groups.
 
-        All new chunks of the batch are compressed in one zstd call, which holds
-        no GIL: per-chunk calls would hand the GIL back and forth thousands of
-        times per second and serialize the pool behind the stream thread.
+        New chunks of a batch are packed into groups of about ``GROUP_TARGET`` bytes, each
+        compressed and later sealed as one blob: small chunks deduplicate well, groups
+        compress well and cost one zstd frame and one AES-GCM call. All groups of the batch
+        are compressed in one zstd call, which holds no GIL (per-call GIL hand-offs would
+        serialize the pool behind the stream thread).
         """
         crypto = self._crypto
         ids = [crypto.chunk_id(chunk) for chunk in batch]
         # Same test as _known, one call per batch (the lookups run in Python, ~0.5 µs each).
         new = self._pending.absent(ids, self._index.absent(ids, range(len(ids))))
-        packed = crypto.compress_many([batch[i] for i in new]) if new else []
-        out: list[Prepared] = [
-            (cid, len(chunk), None, 0) for cid, chunk in zip(ids, batch, strict=True)
+        plans = _plan_groups(ids, batch, new)
+        bodies = [
+            batch[plan[0]] if len(plan) == 1 else b"".join([batch[i] for i in plan])
+            for plan in plans
         ]
-        for i, compressed in zip(new, packed, strict=True):
-            n = len(batch[i])
+        packed = crypto.compress_many(bodies) if bodies else []
+        groups: list[_Group] = []
+        for plan, body, compressed in zip(plans, bodies, packed, strict=True):
+            n = len(body)
             if len(compressed) <= n * (1 - MIN_SAVING):
-                out[i] = (ids[i], n, compressed, FLAG_ZSTD)
+                payload, flags = compressed, FLAG_ZSTD
             else:
-                out[i] = (ids[i], n, bytes(batch[i]), 0)
-        return out
+                payload, flags = bytes(body), 0
+            members: list[tuple[bytes, int, int]] = []
+            inner = 0
+            for i in plan:
+                members.append((ids[i], inner, len(batch[i])))
+                inner += len(batch[i])
+            groups.append(_Group(flags, payload, members))
+        return _Prepared(ids, groups)
 
-    def _absorb(self, prepared: list[Prepared], ids: _ChunkList) -> None:
+    def _absorb(self, prepared: _Prepared, ids: _ChunkList) -> None:
         with self._lock:
             self._check_open()
-            for cid, n, payload, flags in prepared:
-                if payload is not None and not self._known(cid):
-                    self._store_blob(cid, KIND_DATA, flags, payload, n)
+            for group in prepared.groups:
+                # Another stream may have stored some members meanwhile: index only the rest.
+                members = [m for m in group.members if not self._known(m[0])]
+                if not members:
+                    continue
+                if len(group.members) == 1:
+                    cid, _, n = members[0]
+                    self._sink.add(cid, KIND_DATA, group.flags, group.payload, n)
+                else:
+                    self._sink.add_group(
+                        group.flags | FLAG_GROUP,
+                        group.payload,
+                        [(cid, KIND_DATA, inner, n) for cid, inner, n in members],
+                    )
+                for cid, _, _ in members:
+                    self._pending.add_new(cid)
+            for cid in prepared.ids:
                 ids.append(cid)
 
     def _store_blob(self, cid: bytes, kind: int, flags: int, payload: bytes, n: int) -> None:
