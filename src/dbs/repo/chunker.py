@@ -32,8 +32,9 @@ class ChunkerParams:
 
 
 # Record-aligned streams: small chunks dedup across backups (test_dedup.py: 18 % new bytes at
-# 16 KiB, 10 % at 8 KiB). 8 KiB fits in memory with the compact index but costs ~35 % more
-# ingest CPU (below 200 MB/s at 1 GiB) and ~4 % more stored bytes: docs/benchmarks.md.
+# 16 KiB, 10 % at 8 KiB, 7 % at 4 KiB). New chunks are stored in ~128 KiB groups, so their size
+# costs neither compression nor a zstd/AES call each; 4 KiB was measured too and read back
+# ~35 % slower with ~2 % more stored bytes (ids and index entries): docs/benchmarks.md.
 ALIGNED = ChunkerParams(avg_size=8 << 10, min_size=2 << 10, max_size=32 << 10)
 # Streams without boundaries (page files, RDB): larger chunks keep the index small.
 UNALIGNED = ChunkerParams(avg_size=256 << 10, min_size=64 << 10, max_size=1 << 20)
