@@ -94,3 +94,74 @@ def test_large_table_loaded_over_several_sessions_verifies_in_key_order(reposito
     finally:
         drop_database(source)
         drop_database(target)
+
+
+def test_restored_tables_are_loaded_frozen_and_partitions_verify(repository: Any) -> None:
+    """Each table loads with TRUNCATE ONLY + COPY FREEZE, so the verification's read-back finds
+    every page all-frozen (no hint bits to set); partitions, an inheritance parent and its
+    child restore and verify the same way."""
+    from tests.engines.harness_postgresql import admin, table_digests
+
+    source = unique_name("dbs_freeze")
+    create_database(source, "CREATE TABLE plain (id int PRIMARY KEY, v text); "
+                            "INSERT INTO plain SELECT g, md5(g::text) FROM generate_series(1, 5000) g; "
+                            "CREATE TABLE parted (id int, at date) PARTITION BY RANGE (at); "
+                            "CREATE TABLE parted_a PARTITION OF parted "
+                            "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); "
+                            "CREATE TABLE parted_b PARTITION OF parted "
+                            "FOR VALUES FROM ('2026-01-01') TO ('2027-01-01'); "
+                            "INSERT INTO parted SELECT g, '2025-01-01'::date + g % 700 "
+                            "FROM generate_series(1, 3000) g; "
+                            "CREATE TABLE base (id int); CREATE TABLE child (x text) INHERITS (base); "
+                            "INSERT INTO base VALUES (1), (2); INSERT INTO child VALUES (3, 'c');")
+    target = unique_name("dbs_freeze_dst")
+    try:
+        with repository.begin_backup() as writer:
+            info = writer.commit(ENGINE.backup(endpoint(source), ObjectSelection.parse(source),
+                                               writer, NullProgress()))
+        result = ENGINE.restore(repository.open_backup_set(info.id), endpoint(target),
+                                RestoreOptions(), NullProgress())
+        assert result.verified
+        assert table_digests(target) == table_digests(source)
+        with admin(target) as conn:
+            conn.execute("CREATE EXTENSION pg_visibility")
+            for table in ("plain", "parted_a", "parted_b", "base", "child"):
+                row = conn.execute("SELECT bool_and(all_frozen), count(*) "
+                                   "FROM pg_visibility_map(%s::regclass)", (table,)).fetchone()
+                assert row is not None and row[0] is True and row[1] > 0, table
+    finally:
+        drop_database(source)
+        drop_database(target)
+
+
+class _OneStream:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def open_stream(self, name: str) -> Iterator[bytes]:
+        yield self.data
+
+
+def test_load_falls_back_to_plain_copy_where_freeze_is_refused() -> None:
+    """TRUNCATE ONLY and COPY FREEZE are refused for a partitioned table: the load then runs a
+    plain COPY (rows routed to the partitions) instead of failing."""
+    from dbs.engines.postgresql.load import load_table
+    from tests.engines.harness_postgresql import admin
+
+    database = unique_name("dbs_nofreeze")
+    create_database(database, "CREATE TABLE parted (id int, v text) PARTITION BY RANGE (id); "
+                              "CREATE TABLE parted_low PARTITION OF parted "
+                              "FOR VALUES FROM (0) TO (100); "
+                              "CREATE TABLE parted_high PARTITION OF parted "
+                              "FOR VALUES FROM (100) TO (1000);")
+    try:
+        entry = {"stream": "s", "columns": ["id", "v"]}
+        rows = b"".join(b"%d\tv%d\n" % (n, n) for n in range(0, 1000, 7))
+        load_table(_OneStream(rows), endpoint(database), database,  # type: ignore[arg-type]
+                   entry, "public", "parted", NullProgress())
+        with admin(database) as conn:
+            counts = conn.execute("SELECT (SELECT count(*) FROM parted_low), "
+                                  "(SELECT count(*) FROM parted_high)").fetchone()
+        assert counts == (15, 128)
+    finally:
+        drop_database(database)

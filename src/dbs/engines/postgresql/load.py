@@ -1,7 +1,13 @@
 """Loading one table's COPY stream into the target: in one session, or split over several.
 
 One session: ``TRUNCATE ONLY t; COPY t FROM STDIN (FREEZE)`` in one transaction, so the
-rows are written already frozen (no later hint-bit rewrite or freeze vacuum).
+rows are written already frozen and their pages all-visible: the verification's read-back
+and the index builds of post-data then find no hint bits to set and dirty no page, and no
+freeze vacuum rewrites the table later. The table was created moments before by pre-data
+(restore.py never loads into a table it did not create), so the TRUNCATE empties nothing;
+it only gives the table a new relfilenode in this transaction, which FREEZE requires. When
+the server refuses TRUNCATE ONLY or FREEZE for the relation (a partitioned or foreign
+table, a missing TRUNCATE privilege), the table loads with a plain COPY instead.
 
 Split (large tables with a primary key): one thread reads the stream and deals ~1 MiB
 batches, cut at row ends, round-robin to ``ways`` sessions each running a COPY into the
@@ -88,15 +94,55 @@ def load_table(
     else:
         with session(target, database, step) as conn:
             try:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(sql.SQL("TRUNCATE ONLY {}").format(ident(schema, table)))
-                    with cur.copy(_copy_sql(entry, schema, table, freeze=True)) as copier:
-                        for block in batched(reader.open_stream(entry["stream"])):
-                            copier.write(block)
-                            progress.advance(bytes_done=len(block))
+                try:
+                    _copy_in(conn, reader, entry, schema, table, progress, freeze=True)
+                except _FreezeRefused:
+                    _copy_in(conn, reader, entry, schema, table, progress, freeze=False)
             except psycopg.Error as exc:
                 raise EngineError(step, describe(exc)) from None
     progress.advance(items_done=1)
+
+
+class _FreezeRefused(Exception):
+    """The server refused TRUNCATE ONLY or COPY FREEZE before any row was sent."""
+
+
+# What TRUNCATE ONLY / COPY FREEZE raise for relations they do not apply to: a partitioned
+# table (42809, 0A000), a foreign table (42809), no TRUNCATE privilege (42501), a table not
+# new in this transaction (55000) or a transaction with prior activity (25000).
+_NO_FREEZE = (
+    psycopg.errors.WrongObjectType,
+    psycopg.errors.FeatureNotSupported,
+    psycopg.errors.InsufficientPrivilege,
+    psycopg.errors.ObjectNotInPrerequisiteState,
+    psycopg.errors.InvalidTransactionState,
+)
+
+
+def _copy_in(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    reader: BackupReader,
+    entry: dict[str, Any],
+    schema: str,
+    table: str,
+    progress: Progress,
+    freeze: bool,
+) -> None:
+    """One transaction: (TRUNCATE ONLY and) COPY the table's stream in."""
+    sent = False
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            if freeze:
+                cur.execute(sql.SQL("TRUNCATE ONLY {}").format(ident(schema, table)))
+            with cur.copy(_copy_sql(entry, schema, table, freeze)) as copier:
+                for block in batched(reader.open_stream(entry["stream"])):
+                    sent = True
+                    copier.write(block)
+                    progress.advance(bytes_done=len(block))
+    except _NO_FREEZE as exc:
+        if freeze and not sent:  # refused up front; the transaction rolled back
+            raise _FreezeRefused(describe(exc)) from None
+        raise
 
 
 def _load_split(

@@ -46,8 +46,12 @@ class _Drain(threading.Thread):
         self.data = self.pipe.read()  # type: ignore[attr-defined]
 
 
-def stream_stdout(argv: Sequence[str], env: dict[str, str], step: str) -> Iterator[bytes]:
-    """Yield the tool's stdout in blocks; raise EngineError(step) if it exits non-zero."""
+def stream_stdout(
+    argv: Sequence[str], env: dict[str, str], step: str, tool: str | None = None
+) -> Iterator[bytes]:
+    """Yield the tool's stdout in blocks; raise EngineError(step) if it exits non-zero.
+
+    ``tool`` names the tool in that error when argv starts with a wrapper (stdbuf)."""
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -69,8 +73,8 @@ def stream_stdout(argv: Sequence[str], env: dict[str, str], step: str) -> Iterat
         drain.join()
         finished = True
         if rc != 0:
-            tool = argv[0].rsplit("/", 1)[-1]
-            raise EngineError(step, f"{tool} failed: {_stderr_text(drain.data)}")
+            name = tool or argv[0].rsplit("/", 1)[-1]
+            raise EngineError(step, f"{name} failed: {_stderr_text(drain.data)}")
     finally:
         if not finished and proc.poll() is None:
             proc.kill()
