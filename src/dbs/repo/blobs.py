@@ -9,6 +9,9 @@ from dbs.repo.layout import FLAG_GROUP, FLAG_ZSTD, pack_key
 from dbs.repo.pack import GROUP_ID, BlobLocation
 from dbs.storage.base import ObjectNotFoundError, ObjectStore
 
+# Store a blob uncompressed unless zstd saves at least this share.
+MIN_SAVING = 0.03
+
 # Largest group plaintext a reader accepts (writers stay far below: GROUP_TARGET + one chunk).
 MAX_GROUP_SIZE = 4 << 20
 
@@ -21,6 +24,13 @@ class BlobDamaged(Exception):
         self.chunk_id = chunk_id
         self.pack_id = pack_id
         self.reason = reason
+
+
+def choose_payload(plain: bytes | memoryview, compressed: bytes) -> tuple[bytes, int]:
+    """(payload, flags) to store: the zstd frame if it saves enough, else the plaintext."""
+    if len(compressed) <= len(plain) * (1 - MIN_SAVING):
+        return compressed, FLAG_ZSTD
+    return bytes(plain), 0
 
 
 def decode_blob(

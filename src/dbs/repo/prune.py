@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from dbs.repo.blobs import BlobDamaged, member, open_group
+from dbs.repo.blobs import BlobDamaged, choose_payload, member, open_group
 from dbs.repo.crypto import IntegrityError
 from dbs.repo.errors import RepositoryDamaged
 from dbs.repo.index import ChunkIndex, PackRecord, read_index_object, write_index_object
 from dbs.repo.layout import (
     FLAG_GROUP,
-    FLAG_ZSTD,
     INDEX_PREFIX,
     index_key,
     pack_id_from_key,
@@ -239,8 +238,7 @@ def _regroup(
     except BlobDamaged as exc:
         raise _damaged(exc.chunk_id, pack_id) from None
     body = b"".join(plains)
-    compressed = crypto.compressor().compress(body)
-    payload, flags = (compressed, FLAG_ZSTD) if len(compressed) < len(body) else (body, 0)
+    payload, flags = choose_payload(body, crypto.compressor().compress(body))
     if len(members) == 1:
         sink.add(first.chunk_id, first.kind, flags, payload, first.raw_length)
         return

@@ -28,13 +28,13 @@ import blake3
 
 from dbs.engines.base import Boundaries, StreamInfo
 from dbs.errors import InvalidParameter
+from dbs.repo.blobs import choose_payload
 from dbs.repo.chunker import Chunker
 from dbs.repo.crypto import Crypto
 from dbs.repo.errors import InvalidStream, RepositoryError
 from dbs.repo.index import ChunkIdSet, ChunkIndex, write_index_object
 from dbs.repo.layout import (
     FLAG_GROUP,
-    FLAG_ZSTD,
     ID_SIZE,
     KIND_CHUNK_LIST,
     KIND_DATA,
@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 IN_FLIGHT = 3  # batches per stream in the pool: enough to keep 2 cores busy
 LIST_IDS = 4096  # ids per chunk-list blob (128 KiB)
 MAX_NAME = 1024
-# Store a chunk uncompressed unless zstd saves at least this share.
-MIN_SAVING = 0.03
 
 # Plaintext bytes per group of new chunks: zstd level 1 on 128 KiB pieces compresses
 # dump text ~13 % better than on 8 KiB ones, and costs one frame instead of sixteen.
@@ -210,11 +208,7 @@ class BackupSetWriter:
         packed = crypto.compress_many(bodies) if bodies else []
         groups: list[_Group] = []
         for plan, body, compressed in zip(plans, bodies, packed, strict=True):
-            n = len(body)
-            if len(compressed) <= n * (1 - MIN_SAVING):
-                payload, flags = compressed, FLAG_ZSTD
-            else:
-                payload, flags = bytes(body), 0
+            payload, flags = choose_payload(body, compressed)
             members: list[tuple[bytes, int, int]] = []
             inner = 0
             for i in plan:
