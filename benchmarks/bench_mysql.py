@@ -11,10 +11,13 @@ prepare`` (4 x 1 M rows, about 970 MB, by default), then in one run measures:
   the medians reported: the machine is shared, single timings swing by 2x);
 * ``mydumper -t 2 -c`` and ``mydumper -t 2``, then ``myloader -t 2`` of the latter;
 * dbs backup into a fresh encrypted repository on local disk (wall, stored bytes, peak
-  RSS of the child process that runs it), and dbs restore of that set (wall, peak RSS);
+  RSS of the child process that runs it), and dbs restore of that set (wall, peak RSS),
+  verified by content and again with ``--verify rows``;
 * ``sysbench oltp_read_write run --events N`` as the change workload (rounds of 2000, then
   18000 more events; each event updates two rows and deletes/re-inserts one), then another
-  dbs backup after each round: its new stored bytes as a share of the first backup's;
+  dbs backup after each round: its new stored bytes as a share of the first backup's; then
+  the PostgreSQL benchmark's change workload (append 2 %, update 0.5 % of the newest rows,
+  delete 0.1 % spread) and one more backup, for a like-for-like figure;
 * a single 100 MB-class table (``--fidelity-rows`` rows, ~330 B each) backed up and restored.
 
 dbs work runs in child processes, each reporting its own peak RSS (``getrusage``).
@@ -89,7 +92,8 @@ def child_main(argv: list[str]) -> None:
         repo = Repository.open(store, KeySource.keyfile(key))
         set_id = argv[4]
         # Like myloader's default, the load is not written to the target's binlog.
-        options = RestoreOptions(rename={objects: argv[5]}, extra={"binlog": False})
+        options = RestoreOptions(rename={objects: argv[5]}, extra={"binlog": False},
+                                 verify="rows" if step == "restore-rows" else "content")
         result = ENGINE.restore(repo.open_backup_set(set_id), endpoint, options, NullProgress())
         out = {"seconds": time.perf_counter() - start, "verified": result.verified}
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -179,6 +183,9 @@ def main() -> None:
         figures["dbs_restore_s"] = restored["seconds"]
         figures["dbs_restore_peak_rss_mb"] = restored["peak_rss_mb"]
         execute(server.endpoint, ["DROP DATABASE sb_dbs"])
+        counted = _child(["restore-rows", url, str(work), "sbtest", first["id"], "sb_dbs"])
+        figures["dbs_restore_rows_s"] = counted["seconds"]  # --verify rows
+        execute(server.endpoint, ["DROP DATABASE sb_dbs"])
 
         done = 0
         for events in (int(e) for e in args.events.split(",")):
@@ -192,6 +199,21 @@ def main() -> None:
             figures[f"stored_share_after_{done}_events"] = round(
                 again["stored"] / first["stored"], 3
             )
+
+        # The PostgreSQL benchmark's change workload, for a like-for-like figure: append 2 %,
+        # update 0.5 % of the newest rows, delete 0.1 % spread over each table.
+        statements = []
+        for n in range(1, args.tables + 1):
+            table, size = f"sbtest.sbtest{n}", args.table_size
+            statements += [
+                f"INSERT INTO {table} (id, k, c, pad) SELECT {size} * 2 + seq, seq % 1000, "
+                f"REPEAT(MD5(seq), 3), REPEAT(SHA1(seq), 1) FROM sbtest.seq_1_to_{size // 50}",
+                f"UPDATE {table} SET c = REPEAT(SHA1(id), 3) WHERE id > {size - size // 200}",
+                f"DELETE FROM {table} WHERE id % 1000 = 7",
+            ]
+        execute(server.endpoint, statements)
+        again = _child(["backup", url, str(work), "sbtest"])
+        figures["stored_share_after_pg_like_changes"] = round(again["stored"] / first["stored"], 3)
 
         if args.fidelity_rows:
             execute(server.endpoint, [

@@ -157,3 +157,63 @@ def test_selection_matching_nothing_is_a_clear_error(prefix: str, backup_set: An
     with pytest.raises(EngineError) as caught:
         ENGINE.restore(reader, SHARED, options, NullProgress())
     assert caught.value.step == "select objects" and prefix in caught.value.message
+
+
+class _DroppingLastRow:
+    """The real backup set, with the last row of one table stream left out on the way out."""
+
+    def __init__(self, inner: Any, stream: str) -> None:
+        self.inner, self.stream = inner, stream
+        self.metadata = inner.metadata
+
+    def list_streams(self) -> Any:
+        return self.inner.list_streams()
+
+    def open_stream(self, name: str) -> Iterator[bytes]:
+        data = b"".join(self.inner.open_stream(name))  # small test table
+        if name == self.stream:
+            data = data[: data.rstrip(b"\n").rfind(b"\n") + 1]
+        yield data
+
+
+@pytest.mark.parametrize("level", ["content", "rows"])
+def test_verify_levels_compare_row_counts(prefix: str, backup_set: Any, level: Any) -> None:
+    """Both levels pass a faithful restore and name the table whose row count differs; the
+    "rows" level only counts (COUNT(*) per part) instead of reading the rows back."""
+    _source, reader = backup_set
+    good = f"{prefix}_{level}"
+    result = ENGINE.restore(reader, SHARED.with_database(good),
+                            RestoreOptions(verify=level), NullProgress())
+    assert result.verified and not result.mismatches
+    assert table_checksums(SHARED, good) == table_checksums(SHARED, prefix)
+    database = reader.metadata["databases"][0]
+    parent = next(t for t in database["tables"] if t["name"] == "parent")
+    short = _DroppingLastRow(reader, parent["parts"][0]["stream"])
+    bad = f"{prefix}_{level}_short"
+    result = ENGINE.restore(short, SHARED.with_database(bad),
+                            RestoreOptions(verify=level), NullProgress())
+    assert not result.verified
+    assert any(f"{bad}.parent" in m and "1 rows restored, the backup holds 2" in m
+               for m in result.mismatches), result.mismatches
+
+
+def test_a_source_url_naming_a_database_backs_up_that_database_only(
+    prefix: str, repository: Any
+) -> None:
+    """As for PostgreSQL: mysql://host/db with no --objects means db, not the instance; a
+    restore to mysql://host/other then lands in `other`."""
+    source = _make_source(prefix)
+    execute(SHARED, [f"CREATE DATABASE {q(prefix + '_bystander')}",
+                     f"CREATE TABLE {q(prefix + '_bystander')}.t (id INT PRIMARY KEY)"])
+    with repository.begin_backup() as writer:
+        metadata = ENGINE.backup(source, ObjectSelection.everything(), writer, NullProgress())
+        info = writer.commit(metadata)
+    assert [d["name"] for d in metadata["databases"]] == [prefix]
+    target = f"{prefix}_into"
+    result = ENGINE.restore(repository.open_backup_set(info.id), SHARED.with_database(target),
+                            RestoreOptions(), NullProgress())
+    assert result.restored[prefix] == target
+    assert table_checksums(SHARED, target) == table_checksums(SHARED, prefix)
+    with pytest.raises(EngineError) as caught, repository.begin_backup() as writer:
+        ENGINE.backup(source, ObjectSelection.parse("other_db"), writer, NullProgress())
+    assert f"in database {prefix!r}" in caught.value.message

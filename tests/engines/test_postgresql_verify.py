@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dbs.engines.base import EngineError, NullProgress, RestoreOptions, StreamInfo
+from dbs.engines.base import EngineError, NullProgress, RestoreOptions, StreamInfo, VerifyLevel
 from dbs.engines.postgresql import ENGINE
 from dbs.engines.selection import ObjectSelection
 from tests.engines.harness_postgresql import create_database, drop_database, endpoint, unique_name
@@ -34,12 +34,13 @@ class _AlteringReader:
         yield data.replace(self.old, self.new) if name == self.stream else data
 
 
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    (b"\tapple\n", b"\tapplE\n", "content checksum differs"),
-    (b"2\tpear\n", b"", "1 rows, the backup has 2"),
+@pytest.mark.parametrize(("level", "old", "new", "problem"), [
+    ("content", b"\tapple\n", b"\tapplE\n", "content checksum differs"),
+    ("content", b"2\tpear\n", b"", "1 rows, the backup has 2"),
+    ("rows", b"2\tpear\n", b"", "1 rows, the backup has 2"),
 ])
-def test_restore_fails_naming_the_table_that_differs(repository: Any, old: bytes, new: bytes,
-                                                     problem: str) -> None:
+def test_restore_fails_naming_the_table_that_differs(repository: Any, level: VerifyLevel,
+                                                     old: bytes, new: bytes, problem: str) -> None:
     source = unique_name("dbs_verify")
     create_database(source, "CREATE TABLE fruit (id int, name text); "
                             "INSERT INTO fruit VALUES (1, 'apple'), (2, 'pear'); "
@@ -52,10 +53,38 @@ def test_restore_fails_naming_the_table_that_differs(repository: Any, old: bytes
         reader = _AlteringReader(repository.open_backup_set(info.id),
                                  f"{source}/data/public/fruit", old, new)
         with pytest.raises(EngineError) as failure:
-            ENGINE.restore(reader, endpoint(target), RestoreOptions(), NullProgress())
+            ENGINE.restore(reader, endpoint(target), RestoreOptions(verify=level), NullProgress())
         assert failure.value.step == "verify restored tables"
         assert f"{target}.public.fruit: {problem}" in failure.value.message
         assert "other" not in failure.value.message
+    finally:
+        drop_database(source)
+        drop_database(target)
+
+
+def test_row_count_level_counts_rows_but_does_not_read_values(repository: Any) -> None:
+    """Level "rows" is what it says: a changed value with the right row count passes it (the
+    content level above catches that), and a big table may load over several sessions."""
+    from tests.engines.harness_postgresql import admin
+
+    source = unique_name("dbs_rows")
+    create_database(source, "CREATE TABLE fruit (id int PRIMARY KEY, name text); "
+                            "INSERT INTO fruit SELECT g, 'apple' || g "
+                            "FROM generate_series(1, 30000) g;")
+    target = unique_name("dbs_rows_dst")
+    try:
+        with repository.begin_backup() as writer:
+            info = writer.commit(ENGINE.backup(endpoint(source), ObjectSelection.parse(source),
+                                               writer, NullProgress()))
+        reader = _AlteringReader(repository.open_backup_set(info.id),
+                                 f"{source}/data/public/fruit", b"\tapple7\n", b"\tpear7\n")
+        options = RestoreOptions(verify="rows", parallel=2, extra={"split_at_bytes": 1 << 16})
+        result = ENGINE.restore(reader, endpoint(target), options, NullProgress())
+        assert result.verified and not result.mismatches
+        with admin(target) as conn:
+            row = conn.execute("SELECT count(*), max(name) FILTER (WHERE id = 7) "
+                               "FROM fruit").fetchone()
+        assert row == (30000, "pear7")
     finally:
         drop_database(source)
         drop_database(target)

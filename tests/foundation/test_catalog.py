@@ -68,8 +68,35 @@ def test_migrations_create_every_table_and_are_idempotent(ctx: ServiceContext) -
     } <= tables
     again = open_catalog(ctx.home.catalog_url)  # runs the migrations a second time
     with again.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     again.close()
+
+
+def test_a_catalog_of_revision_0001_upgrades_and_keeps_its_restore_tasks(tmp_path: Path) -> None:
+    """Revision 0002 adds restore_tasks.verify; tasks made before it read as "content"."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from dbs.catalog.database import MIGRATIONS_DIR
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text(
+            "INSERT INTO restore_tasks (id, plan_id, backup_set_id, target_url, objects_spec, "
+            "conflict, rename, state, created_at) VALUES ('r1', 'p1', 's1', 'sqlite:///x', '', "
+            "'renamenew', '{}', 'init', '2026-11-27 00:00:00')"))
+    engine.dispose()
+    catalog = open_catalog(url)
+    with catalog.engine.connect() as conn:
+        assert conn.execute(text("SELECT verify FROM restore_tasks WHERE id = 'r1'")).scalar() == (
+            "content")
+    catalog.close()
 
 
 def test_first_use_through_the_service_layer(ctx: ServiceContext) -> None:

@@ -52,8 +52,9 @@ def pg_source() -> Iterator[tuple[str, list[str]]]:
     try:
         yield name, created
     finally:
-        with _pg("postgres") as conn:
-            for db in created:
+        with _pg("postgres") as conn:  # and any renamed copy a restore made
+            names = [r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()]
+            for db in set(created) | {n for n in names if n.startswith(name)}:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
@@ -91,12 +92,18 @@ def mysql_source() -> Iterator[tuple[str, list[str]]]:
                 for i in range(1, 3001)
             ],
         )
+        cur.execute(
+            f"CREATE DEFINER = `dbs_ghost`@`%` SQL SECURITY INVOKER VIEW `{name}`.rich AS "
+            f"SELECT id FROM `{name}`.accounts WHERE balance > 4000"
+        )
     created = [name]
     try:
         yield name, created
     finally:
-        with _my() as conn, conn.cursor() as cur:
-            for db in created:
+        with _my() as conn, conn.cursor() as cur:  # and any renamed copy a restore made
+            cur.execute("SHOW DATABASES")
+            names = [str(r[0]) for r in cur.fetchall()]
+            for db in set(created) | {n for n in names if n.startswith(name)}:
                 cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
 
 
@@ -189,10 +196,11 @@ def test_postgresql_scheduled_backup_and_restore(
         lambda: _pg_digest(name),
         lambda: _pg_digest(target),
     )
-    # A whole-instance target with --rename-to restores the database under the new name.
+    # A whole-instance target with --rename-to restores the database under the new name;
+    # --verify rows checks row counts only.
     renamed = f"{name}_renamed"
     created.append(renamed)
-    dbs(
+    task = dbs(
         "restore",
         "create",
         plan,
@@ -202,11 +210,27 @@ def test_postgresql_scheduled_backup_and_restore(
         "postgresql://postgres@127.0.0.1:5432/",
         "--rename-to",
         f"{name}={renamed}",
+        "--verify",
+        "rows",
         "--start",
         "--wait",
+        "--json",
         check=True,
-    )
+    ).json()
+    assert task["VerifyLevel"] == "rows" and task["Result"]["VerifyLevel"] == "rows", task
+    assert task["Result"]["Verified"] is True
     assert _pg_digest(renamed) == _pg_digest(name)
+    wrong_level = dbs(
+        "restore", "create", plan, "--backup-set", set_id, "--target",
+        "postgresql://postgres@127.0.0.1:5432/", "--verify", "quick",
+    )  # fmt: skip
+    assert wrong_level.code == 1 and "--verify: 'quick' is not a level" in wrong_level.err
+    assert "Traceback" not in wrong_level.err
+    wrong_engine = dbs(
+        "restore", "create", plan, "--backup-set", set_id, "--target",
+        "postgresql://postgres@127.0.0.1:5432/", "--definer", "current",
+    )  # fmt: skip
+    assert wrong_engine.code == 1 and "--definer applies to mysql restores" in wrong_engine.err
     bad = dbs(
         "restore",
         "create",
@@ -227,11 +251,40 @@ def test_mariadb_scheduled_backup_and_restore(
     name, created = mysql_source
     target = f"{name}_restored"
     created.append(target)
-    _run_loop(
-        _ready_home(tmp_path),
+    dbs = _ready_home(tmp_path)
+    plan, set_id = _run_loop(
+        dbs,
         "mysql",
         f"mysql://root@127.0.0.1:3306/{name}",
         f"mysql://root@127.0.0.1:3306/{target}",
         lambda: _my_digest(name),
         lambda: _my_digest(target),
     )
+    assert _view_definer(target) == "dbs_ghost@%"  # kept by default
+    # --definer current: the restoring account becomes the view's definer.
+    mine = f"{name}_mine"
+    created.append(mine)
+    task = dbs(
+        "restore", "create", plan, "--backup-set", set_id, "--target",
+        f"mysql://root@127.0.0.1:3306/{mine}", "--definer", "current", "--start", "--wait",
+        "--json", check=True,
+    ).json()  # fmt: skip
+    assert task["EngineOptions"] == {"definer": "current"}, task
+    assert _view_definer(mine).startswith("root@")
+    assert _my_digest(mine) == _my_digest(name)
+    for wrong, message in (
+        (["--owners"], "--owners applies to postgresql restores"),
+        (["--definer", "nobody"], "--definer: 'nobody' is not allowed; use one of keep, current"),
+    ):
+        bad = dbs("restore", "create", plan, "--backup-set", set_id, "--target",
+                  f"mysql://root@127.0.0.1:3306/{mine}x", *wrong)  # fmt: skip
+        assert bad.code == 1 and message in bad.err and "Traceback" not in bad.err, bad.err
+
+
+def _view_definer(database: str) -> str:
+    with _my() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s", (database,)
+        )
+        return str(cur.fetchone()[0])
+

@@ -224,6 +224,11 @@ class RestoreTask(Base):
     objects_spec: Mapped[str] = mapped_column(Text, default="")
     conflict: Mapped[str] = mapped_column(String(16), default="renamenew")
     rename: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # source db -> new name
+    verify: Mapped[str] = mapped_column(String(16), default="content", server_default="content")
+    # Engine-specific restore choices, e.g. {"definer": "current"} or {"owners": true}.
+    engine_options: Mapped[dict[str, object]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     state: Mapped[str] = mapped_column(String(16), default="init")
     job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -64,6 +64,18 @@ def _renames(pairs: list[str]) -> dict[str, str]:
     return renames
 
 
+def _engine_options(definer: str | None, owners: bool, with_globals: bool) -> dict[str, object]:
+    """Only the choices the caller made, so each is checked against the plan's engine."""
+    chosen: dict[str, object] = {}
+    if definer is not None:
+        chosen["definer"] = definer
+    if owners:
+        chosen["owners"] = True
+    if with_globals:
+        chosen["globals"] = True
+    return chosen
+
+
 @restore_app.command("create")
 def create(
     ctx: typer.Context,
@@ -83,6 +95,36 @@ def create(
             help="SOURCE_DB=NEW_NAME: restore a database under another name (repeat).",
         ),
     ] = None,
+    verify: Annotated[
+        str,
+        typer.Option(
+            "--verify",
+            help="content (default): read every restored table back and compare row counts "
+            "and content hashes with the backup; rows: compare row counts only (faster).",
+        ),
+    ] = "content",
+    definer: Annotated[
+        str | None,
+        typer.Option(
+            "--definer",
+            help="MySQL: keep the views', routines', triggers' and events' definers (keep, "
+            "the default) or make the restoring account their definer (current).",
+        ),
+    ] = None,
+    owners: Annotated[
+        bool,
+        typer.Option(
+            "--owners",
+            help="PostgreSQL: keep owners and grants (the roles must exist on the target).",
+        ),
+    ] = False,
+    with_globals: Annotated[
+        bool,
+        typer.Option(
+            "--globals",
+            help="PostgreSQL: first replay roles and tablespaces (whole-instance backups).",
+        ),
+    ] = False,
     password_file: Annotated[
         Path | None, typer.Option("--password-file", help="File holding the target password.")
     ] = None,
@@ -106,6 +148,8 @@ def create(
             objects=objects,
             conflict=conflict,
             rename=_renames(rename_to or []),
+            verify=verify,
+            engine_options=_engine_options(definer, owners, with_globals),
         )
         if start or wait:
             task = _start(svc, caller, task["RestoreTaskId"], wait, json_output)

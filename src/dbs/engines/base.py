@@ -111,6 +111,11 @@ class DatabaseObject:
 
 
 ConflictRule = Literal["renamenew", "overwrite", "skip", "fail"]
+# How a restore proves what it loaded: "content" reads every restored table back and compares
+# row count and ordered content hash with the manifest; "rows" compares row counts only,
+# which costs a count per table instead of a full read-back (docs/engines/postgresql.md).
+VerifyLevel = Literal["content", "rows"]
+VERIFY_LEVELS: tuple[VerifyLevel, ...] = ("content", "rows")
 
 
 @dataclass
@@ -120,6 +125,7 @@ class RestoreOptions:
     # Explicit renames: source database (or db.table) -> target name.
     rename: dict[str, str] = field(default_factory=dict)
     parallel: int = 2
+    verify: VerifyLevel = "content"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

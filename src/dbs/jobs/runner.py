@@ -191,6 +191,8 @@ def _run_restore(ctx: ServiceContext, job_id: str, progress: CatalogProgress) ->
             conflict=task.conflict,  # type: ignore[arg-type]
             rename=dict(task.rename or {}),
             parallel=PLAN_CLASSES[plan.plan_class].threads,
+            verify=task.verify,  # type: ignore[arg-type]
+            extra=dict(task.engine_options or {}),
         )
         engine = get_engine(plan.engine)
         repo_name, task_id = backup_set.repository, task.id
@@ -209,14 +211,18 @@ def _run_restore(ctx: ServiceContext, job_id: str, progress: CatalogProgress) ->
             code="RestoreVerifyFailed",
         )
     progress.step(
-        "restored and verified: "
+        f"restored and verified ({'row counts' if options.verify == 'rows' else 'content'}): "
         + ", ".join(f"{src} -> {dst}" for src, dst in sorted(result.restored.items()))
     )
     with ctx.catalog.session() as session:
         finished = session.get(RestoreTask, task_id)
         assert finished is not None
         finished.state = "finish"
-        finished.result = {"Restored": result.restored, "Verified": result.verified}
+        finished.result = {
+            "Restored": result.restored,
+            "Verified": result.verified,
+            "VerifyLevel": options.verify,
+        }
 
 
 def _finish(

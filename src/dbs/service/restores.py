@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dbs.catalog.models import BackupSet, Job, RestoreTask
+from dbs.engines.base import VERIFY_LEVELS
 from dbs.engines.endpoint import parse_endpoint
 from dbs.engines.registry import get_engine
 from dbs.engines.selection import ObjectSelection
@@ -26,6 +27,35 @@ from dbs.service.plans import load_plan, plan_resource
 
 CONFLICT_RULES = ("renamenew", "overwrite")
 
+# Restore choices only some engines have: option -> (engine, CLI flag, allowed values).
+# The engines read them from RestoreOptions.extra (docs/engines/*.md).
+ENGINE_OPTIONS: dict[str, tuple[str, str, tuple[object, ...]]] = {
+    "definer": ("mysql", "--definer", ("keep", "current")),
+    "owners": ("postgresql", "--owners", (True, False)),
+    "globals": ("postgresql", "--globals", (True, False)),
+}
+
+
+def _check_engine_options(engine: str, options: dict[str, object]) -> None:
+    for name, value in options.items():
+        if name not in ENGINE_OPTIONS:
+            raise InvalidParameter(
+                f"{name!r} is not a restore option; known: {', '.join(ENGINE_OPTIONS)}",
+                code="InvalidParameter.RestoreOption",
+            )
+        wanted, flag, allowed = ENGINE_OPTIONS[name]
+        if engine != wanted:
+            raise InvalidParameter(
+                f"{flag} applies to {wanted} restores; this plan holds {engine} backups",
+                code="InvalidParameter.RestoreOption",
+            )
+        if value not in allowed:
+            raise InvalidParameter(
+                f"{flag}: {value!r} is not allowed; use one of "
+                + ", ".join(str(a) for a in allowed),
+                code="InvalidParameter.RestoreOption",
+            )
+
 
 def create_restore(
     ctx: ServiceContext,
@@ -38,7 +68,16 @@ def create_restore(
     objects: str | None = None,
     conflict: str = "renamenew",
     rename: dict[str, str] | None = None,
+    verify: str = "content",
+    engine_options: dict[str, object] | None = None,
 ) -> dict[str, Any]:
+    if verify not in VERIFY_LEVELS:
+        raise InvalidParameter(
+            f"--verify: {verify!r} is not a level; use content (read every restored table back "
+            "and compare row counts and content hashes, the default) or rows (compare row "
+            "counts only: faster, but does not prove the values)",
+            code="InvalidParameter.VerifyLevel",
+        )
     if conflict not in CONFLICT_RULES:
         raise InvalidParameter(
             f"--conflict: {conflict!r} is not a rule; use renamenew (rename the restored object "
@@ -63,6 +102,7 @@ def create_restore(
                 f"--target: plan {plan_id} holds {plan.engine} backups; use a {plan.engine}:// URL",
                 code="InvalidParameter.Endpoint",
             )
+        _check_engine_options(plan.engine, engine_options or {})
         backup_set = session.get(BackupSet, backup_set_id)
         if backup_set is None or backup_set.plan_id != plan_id:
             raise NotFound(
@@ -82,6 +122,8 @@ def create_restore(
             objects_spec=selection.to_spec(),
             conflict=conflict,
             rename=dict(rename or {}),
+            verify=verify,
+            engine_options=dict(engine_options or {}),
             state="init",
         )
         session.add(task)
@@ -163,6 +205,8 @@ def describe_restore(session: Any, task: RestoreTask) -> dict[str, Any]:
         "RestoreObjects": task.objects_spec or "*",
         "DuplicateConflict": task.conflict,
         "Rename": task.rename or {},
+        "VerifyLevel": task.verify,
+        "EngineOptions": task.engine_options or {},
         "RestoreTaskCreateTime": task.created_at.isoformat(),
         "Result": task.result,
         "Job": describe_job(job) if job is not None else None,

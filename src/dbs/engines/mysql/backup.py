@@ -221,10 +221,16 @@ def backup(
     try:
         server = server_info(control)
         selected = selected_tables(control, selection)
+        if source.database:
+            # A source URL that names a database backs up that database only (as for
+            # PostgreSQL); the selection then picks within it.
+            selected = {db: ts for db, ts in selected.items() if db == source.database}
         if not selected:
             raise EngineError(
                 "select objects",
-                f"no database or table matches {selection.to_spec() or '*'!r}; "
+                f"no database or table matches {selection.to_spec() or '*'!r}"
+                + (f" in database {source.database!r}" if source.database else "")
+                + "; "
                 "list them with list_objects and fix the selection",
             )
         progress.step(f"start a consistent snapshot with {parallel} workers")

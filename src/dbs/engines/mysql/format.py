@@ -104,12 +104,8 @@ class Part:
     hi: int | None
 
 
-def select_statement(
-    database: str, table: str, columns: list[Column], order_by: list[str], key: str | None,
-    part: Part,
-) -> tuple[str, list[int]]:  # fmt: skip
-    """The query that produces one part's lines, in primary-key order when there is one."""
-    sql = f"SELECT {row_expression(columns)} FROM {quote_ident(database)}.{quote_ident(table)}"
+def _part_filter(key: str | None, part: Part) -> tuple[str, list[int]]:
+    """`` WHERE lo < key <= hi`` for a part of a split table ("" for a whole table)."""
     conditions: list[str] = []
     args: list[int] = []
     if key is not None and part.lo is not None:
@@ -118,11 +114,28 @@ def select_statement(
     if key is not None and part.hi is not None:
         conditions.append(f"{quote_ident(key)} <= %s")
         args.append(part.hi)
-    if conditions:
-        sql += " WHERE " + " AND ".join(conditions)
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), args
+
+
+def select_statement(
+    database: str, table: str, columns: list[Column], order_by: list[str], key: str | None,
+    part: Part,
+) -> tuple[str, list[int]]:  # fmt: skip
+    """The query that produces one part's lines, in primary-key order when there is one."""
+    where, args = _part_filter(key, part)
+    sql = f"SELECT {row_expression(columns)} FROM {quote_ident(database)}.{quote_ident(table)}"
+    sql += where
     if order_by:
         sql += " ORDER BY " + ",".join(quote_ident(c) for c in order_by)
     return sql, args
+
+
+def count_statement(
+    database: str, table: str, key: str | None, part: Part
+) -> tuple[str, list[int]]:
+    """The query that counts one part's rows (verify level "rows")."""
+    where, args = _part_filter(key, part)
+    return f"SELECT COUNT(*) FROM {quote_ident(database)}.{quote_ident(table)}{where}", args
 
 
 def load_statement(database: str, table: str, columns: list[Column]) -> str:

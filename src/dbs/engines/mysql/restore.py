@@ -336,11 +336,15 @@ def restore(
             progress.step(f"create views, routines, triggers and events in {plan.target}")
             _create_post_data(control, plan, keep_definer=definer == "keep")
 
-        progress.step("verify row counts and content hashes")
+        progress.step(
+            "verify row counts and content hashes"
+            if options.verify == "content"
+            else "verify row counts"
+        )
         mismatches: list[str] = []
 
         def verify(conn: Connection, job: _Job) -> None:
-            problem = check_part(conn, job.plan.target, job.table, job.part)
+            problem = check_part(conn, job.plan.target, job.table, job.part, options.verify)
             if problem:
                 mismatches.append(problem)
 
