@@ -34,6 +34,12 @@ class _AlteringReader:
         yield data.replace(self.old, self.new) if name == self.stream else data
 
 
+def _back_up(repository: Any, source: str) -> Any:
+    with repository.begin_backup() as writer:
+        return writer.commit(ENGINE.backup(endpoint(source), ObjectSelection.parse(source),
+                                           writer, NullProgress()))
+
+
 @pytest.mark.parametrize(("level", "old", "new", "problem"), [
     ("content", b"\tapple\n", b"\tapplE\n", "content checksum differs"),
     ("content", b"2\tpear\n", b"", "1 rows, the backup has 2"),
@@ -47,9 +53,7 @@ def test_restore_fails_naming_the_table_that_differs(repository: Any, level: Ver
                             "CREATE TABLE other (id int); INSERT INTO other VALUES (1);")
     target = unique_name("dbs_verify_dst")
     try:
-        with repository.begin_backup() as writer:
-            info = writer.commit(ENGINE.backup(endpoint(source), ObjectSelection.parse(source),
-                                               writer, NullProgress()))
+        info = _back_up(repository, source)
         reader = _AlteringReader(repository.open_backup_set(info.id),
                                  f"{source}/data/public/fruit", old, new)
         with pytest.raises(EngineError) as failure:
@@ -73,9 +77,7 @@ def test_row_count_level_counts_rows_but_does_not_read_values(repository: Any) -
                             "FROM generate_series(1, 30000) g;")
     target = unique_name("dbs_rows_dst")
     try:
-        with repository.begin_backup() as writer:
-            info = writer.commit(ENGINE.backup(endpoint(source), ObjectSelection.parse(source),
-                                               writer, NullProgress()))
+        info = _back_up(repository, source)
         reader = _AlteringReader(repository.open_backup_set(info.id),
                                  f"{source}/data/public/fruit", b"\tapple7\n", b"\tpear7\n")
         options = RestoreOptions(verify="rows", parallel=2, extra={"split_at_bytes": 1 << 16})
@@ -145,9 +147,7 @@ def test_restored_tables_are_loaded_frozen_and_partitions_verify(repository: Any
                             "INSERT INTO base VALUES (1), (2); INSERT INTO child VALUES (3, 'c');")
     target = unique_name("dbs_freeze_dst")
     try:
-        with repository.begin_backup() as writer:
-            info = writer.commit(ENGINE.backup(endpoint(source), ObjectSelection.parse(source),
-                                               writer, NullProgress()))
+        info = _back_up(repository, source)
         result = ENGINE.restore(repository.open_backup_set(info.id), endpoint(target),
                                 RestoreOptions(), NullProgress())
         assert result.verified
