@@ -217,3 +217,39 @@ def test_a_source_url_naming_a_database_backs_up_that_database_only(
     with pytest.raises(EngineError) as caught, repository.begin_backup() as writer:
         ENGINE.backup(source, ObjectSelection.parse("other_db"), writer, NullProgress())
     assert f"in database {prefix!r}" in caught.value.message
+
+
+class _DamagedAfterFirstBlock:
+    """The real backup set, but one table stream breaks off as a damaged chunk would."""
+
+    def __init__(self, inner: Any, stream: str) -> None:
+        self.inner, self.stream = inner, stream
+        self.metadata = inner.metadata
+
+    def list_streams(self) -> Any:
+        return self.inner.list_streams()
+
+    def open_stream(self, name: str) -> Iterator[bytes]:
+        from dbs.repo.errors import RepositoryDamaged
+
+        yield from self.inner.open_stream(name)
+        if name == self.stream:
+            raise RepositoryDamaged(f"chunk of stream {name} failed its check")
+
+
+def test_a_restore_that_fails_while_loading_drops_the_database_it_created(
+    prefix: str, backup_set: Any
+) -> None:
+    _source, reader = backup_set
+    database = reader.metadata["databases"][0]
+    parent = next(t for t in database["tables"] if t["name"] == "parent")
+    broken = _DamagedAfterFirstBlock(reader, parent["parts"][0]["stream"])
+    target = f"{prefix}_partial"
+    with pytest.raises(Exception, match="failed its check"):
+        ENGINE.restore(broken, SHARED.with_database(target), RestoreOptions(), NullProgress())
+    assert target not in {str(r[0]) for r in rows(SHARED, "SHOW DATABASES")}
+    # Into an existing database the restore did not create, nothing of it is dropped.
+    execute(SHARED, [f"CREATE DATABASE {q(target)}", f"CREATE TABLE {q(target)}.keep_me (id INT)"])
+    with pytest.raises(Exception, match="failed its check"):
+        ENGINE.restore(broken, SHARED.with_database(target), RestoreOptions(), NullProgress())
+    assert "keep_me" in _tables(target)

@@ -10,7 +10,14 @@ import pytest
 from dbs.engines.base import EngineError, NullProgress, RestoreOptions, StreamInfo, VerifyLevel
 from dbs.engines.postgresql import ENGINE
 from dbs.engines.selection import ObjectSelection
-from tests.engines.harness_postgresql import create_database, drop_database, endpoint, unique_name
+from tests.engines.harness_postgresql import (
+    admin,
+    create_database,
+    databases_like,
+    drop_database,
+    endpoint,
+    unique_name,
+)
 
 
 class _AlteringReader:
@@ -61,6 +68,38 @@ def test_restore_fails_naming_the_table_that_differs(repository: Any, level: Ver
         assert failure.value.step == "verify restored tables"
         assert f"{target}.public.fruit: {problem}" in failure.value.message
         assert "other" not in failure.value.message
+        assert databases_like(target) == [target]  # complete but different: kept to inspect
+    finally:
+        drop_database(source)
+        drop_database(target)
+
+
+def test_a_restore_that_fails_while_loading_drops_the_database_it_created(
+    repository: Any,
+) -> None:
+    """A row the server rejects stops the load; the half-restored database does not stay
+    behind, and the error says so. A database the restore did not create is left alone."""
+    source = unique_name("dbs_partial")
+    create_database(source, "CREATE TABLE fruit (id int, name text); "
+                            "INSERT INTO fruit VALUES (1, 'apple'), (2, 'pear');")
+    target = unique_name("dbs_partial_dst")
+    try:
+        info = _back_up(repository, source)
+        broken = _AlteringReader(repository.open_backup_set(info.id),
+                                 f"{source}/data/public/fruit", b"2\tpear\n", b"two\tpear\n")
+        with pytest.raises(EngineError) as failure:
+            ENGINE.restore(broken, endpoint(target), RestoreOptions(), NullProgress())
+        assert failure.value.step == f"load table {target}.public.fruit"
+        assert f"the partly restored database {target} was dropped" in failure.value.message
+        assert databases_like(target) == []
+        # Into an existing database (tables only): nothing of the database is dropped.
+        create_database(target, "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1);")
+        options = RestoreOptions(objects=ObjectSelection.parse(f"{source}.public.fruit"))
+        with pytest.raises(EngineError) as failure:
+            ENGINE.restore(broken, endpoint(target), options, NullProgress())
+        assert "dropped" not in failure.value.message
+        with admin(target) as conn:
+            assert conn.execute("SELECT count(*) FROM keep_me").fetchone() == (1,)
     finally:
         drop_database(source)
         drop_database(target)

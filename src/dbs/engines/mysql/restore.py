@@ -40,6 +40,7 @@ class DatabasePlan:
     tables: list[dict[str, Any]]  # manifest entries of the tables to load
     post_data: list[schema.Record] = field(default_factory=list)
     create_database: bool = False
+    created: bool = False  # this restore created the target database
     drop: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) to replace
 
 
@@ -163,6 +164,7 @@ def _create_schema(conn: Connection, plan: DatabasePlan) -> None:
     with conn.cursor() as cur:
         if plan.create_database:
             cur.execute(_rename_create(db_record["create"], "DATABASE", plan.source, plan.target))
+            plan.created = True
         cur.execute(f"USE {quote_ident(plan.target)}")
         cur.execute("SET SESSION foreign_key_checks = 0")
         for kind, name in plan.drop:
@@ -279,6 +281,45 @@ def _in_parallel(
         raise errors[0]
 
 
+def _load_all(
+    reader: BackupReader,
+    target: Endpoint,
+    jobs: list[_Job],
+    parallel: int,
+    session: str,
+    progress: Progress,
+) -> None:
+    """LOAD DATA every part, ``parallel`` at a time, each through its own FIFO."""
+    with tempfile.TemporaryDirectory(prefix="dbs-mysql-load-") as fifo_dir:
+
+        def load(conn: Connection, job: _Job) -> None:
+            progress.step(job.step)
+            statement = fmt.load_statement(
+                job.plan.target, job.table["name"], columns_of(job.table)
+            )
+            fifo = str(Path(fifo_dir) / job.part["stream"].replace("/", "_"))
+            load_stream(conn, statement, reader.open_stream(job.part["stream"]), fifo)
+            progress.advance(bytes_done=int(job.part.get("bytes", 0)), items_done=1)
+
+        _in_parallel(target, jobs, parallel, load, session)
+
+
+def _drop_partial(conn: Connection, databases: list[str]) -> str:
+    """Drop the databases this restore created but could not finish; say what happened."""
+    if not databases:
+        return ""
+    noun = f"the partly restored database{'s' if len(databases) > 1 else ''} " + ", ".join(
+        databases
+    )
+    try:
+        with conn.cursor() as cur:
+            for name in databases:
+                cur.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)}")
+    except pymysql.err.MySQLError as exc:
+        return f"; {noun} could not be dropped ({exc})"
+    return f"; {noun} {'were' if len(databases) > 1 else 'was'} dropped"
+
+
 def _load_hint(exc: pymysql.err.MySQLError) -> str:
     code = exc.args[0] if exc.args else 0
     reason = exc.args[-1] if exc.args else str(exc)
@@ -315,26 +356,22 @@ def restore(
         progress.set_total(
             bytes_total=sum(int(j.part.get("bytes", 0)) for j in jobs), items_total=len(jobs)
         )
-        for plan in plans:
-            progress.step(f"create database {quote_ident(plan.target)} and its tables")
-            _create_schema(control, plan)
-
-        with tempfile.TemporaryDirectory(prefix="dbs-mysql-load-") as fifo_dir:
-
-            def load(conn: Connection, job: _Job) -> None:
-                progress.step(job.step)
-                statement = fmt.load_statement(
-                    job.plan.target, job.table["name"], columns_of(job.table)
-                )
-                fifo = str(Path(fifo_dir) / job.part["stream"].replace("/", "_"))
-                load_stream(conn, statement, reader.open_stream(job.part["stream"]), fifo)
-                progress.advance(bytes_done=int(job.part.get("bytes", 0)), items_done=1)
-
-            _in_parallel(target, jobs, options.parallel, load, session)
-
-        for plan in plans:
-            progress.step(f"create views, routines, triggers and events in {plan.target}")
-            _create_post_data(control, plan, keep_definer=definer == "keep")
+        try:
+            for plan in plans:
+                progress.step(f"create database {quote_ident(plan.target)} and its tables")
+                _create_schema(control, plan)
+            _load_all(reader, target, jobs, options.parallel, session, progress)
+            for plan in plans:
+                progress.step(f"create views, routines, triggers and events in {plan.target}")
+                _create_post_data(control, plan, keep_definer=definer == "keep")
+        except Exception as exc:
+            outcome = _drop_partial(control, [p.target for p in plans if p.created])
+            if not outcome:
+                raise
+            progress.step(outcome.lstrip("; "))
+            if isinstance(exc, EngineError):
+                raise EngineError(exc.step, exc.message + outcome) from None
+            raise
 
         progress.step(
             "verify row counts and content hashes"

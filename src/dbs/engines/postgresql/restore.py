@@ -103,6 +103,7 @@ class _Plan:
         self.tables = tables
         self.target = self.source
         self.existing = False  # restoring tables into a database that already exists
+        self.created = False  # this restore created the target database
         self.reshape = False  # the schema archive must be cut down or renamed
         self.table_names: dict[tuple[str, str], str] = {}
         self.sequence_names: dict[tuple[str, str], str] = {}
@@ -252,6 +253,7 @@ def _restore_database(
         tmp = Path(tmpdir)
         if not plan.existing:
             create_database(target, plan.target, plan.entry["encoding"])
+            plan.created = True
         progress.step(f"restore schema (pre-data) of {plan.source} into {plan.target}")
         pre, post = _prepare_schema(plan, reader, target, options, suffix, tmp)
         if plan.existing and not plan.tables:
@@ -322,6 +324,15 @@ def _check_table(
     return f"{plan.target}.{t['schema']}.{name}: {problem}" if problem else None
 
 
+def _drop_partial(target: Endpoint, database: str) -> str:
+    """Drop a database this restore created but could not finish; say what happened."""
+    try:
+        drop_database(target, database)
+    except EngineError as exc:
+        return f"; the partly restored database {database} could not be dropped ({exc.message})"
+    return f"; the partly restored database {database} was dropped"
+
+
 def _count_table(plan: _Plan, target: Endpoint, t: dict[str, Any]) -> str | None:
     """Level "rows": a mismatch description when the restored row count differs."""
     name = plan.table_names.get((t["schema"], t["name"]), t["name"])
@@ -368,7 +379,16 @@ def restore(
     for plan in plans:
         whole = whole_selection and bool(plan.entry["complete"])
         if _plan_target(plan, target, options, whole, suffix, result):
-            _restore_database(plan, reader, target, options, progress, suffix, result)
+            try:
+                _restore_database(plan, reader, target, options, progress, suffix, result)
+            except Exception as exc:
+                if not plan.created or result.mismatches:
+                    raise  # a database that fails verification is complete: kept to inspect
+                outcome = _drop_partial(target, plan.target)
+                progress.step(outcome.lstrip("; "))
+                if isinstance(exc, EngineError):
+                    raise EngineError(exc.step, exc.message + outcome) from None
+                raise
     result.verified = not result.mismatches
     return result
 
