@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -192,6 +193,11 @@ class Job(Base):
     error_code: Mapped[str] = mapped_column(String(64), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     log: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set by StopBackupPlan (method ALL); the process running the job sees it at its next
+    # progress write and stops there (jobs/progress.py).
+    stop_requested: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class BackupSet(Base):

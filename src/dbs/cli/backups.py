@@ -62,7 +62,8 @@ def run(
     if result["JobState"] != "finish":
         if not json_output:
             console.print(
-                f"Job {result['JobId']} failed: {result['ErrorCode']}: {result['ErrorMessage']}",
+                f"Job {result['JobId']} {'stopped' if result['JobState'] == 'pause' else 'failed'}"
+                f": {result['ErrorCode']}: {result['ErrorMessage']}",
                 markup=False,
             )
         raise typer.Exit(1)
@@ -84,6 +85,25 @@ def list_(
         rows,
         ["BackupSetId", "BackupPlanId", "EndTime", "BackupSize", "StoredSize", "BackupStatus"],
         empty="No backup sets yet.",
+    )
+
+
+@job_app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    plan_id: Annotated[str | None, typer.Option("--plan", help="Only this plan's jobs.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Backup and restore jobs with their state and progress."""
+    with service_as_caller(ctx) as (svc, caller):
+        rows = jobs.list_jobs(svc, caller, plan_id)
+    if json_output:
+        print_json(rows)
+        return
+    print_table(
+        rows,
+        ["JobId", "BackupPlanId", "JobType", "JobState", "BytesDone", "CreateTime", "ErrorCode"],
+        empty="No jobs yet.",
     )
 
 

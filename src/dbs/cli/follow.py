@@ -14,7 +14,7 @@ from dbs.jobs.runner import run_job
 from dbs.service.context import ServiceContext
 from dbs.service.jobs import describe_job
 
-_DONE = ("finish", "stop")
+_DONE = ("finish", "stop", "pause")  # pause: stopped on request
 
 
 def run_and_follow(ctx: ServiceContext, job_id: str, *, quiet: bool) -> dict[str, Any]:

@@ -139,11 +139,24 @@ def start(
 
 
 @plan_app.command("stop")
-def stop(ctx: typer.Context, plan_id: Annotated[str, typer.Argument(metavar="PLAN")]) -> None:
-    """Pause the plan's schedule (StopBackupPlan)."""
+def stop(
+    ctx: typer.Context,
+    plan_id: Annotated[str, typer.Argument(metavar="PLAN")],
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="ALL (default): pause the schedule and stop the plan's queued and running "
+            "backups and restores; PLAN: pause the schedule only.",
+        ),
+    ] = "ALL",
+) -> None:
+    """Pause the plan (StopBackupPlan); 'dbs plan start' resumes the schedule."""
     with service_as_caller(ctx) as (svc, caller):
-        plan = plans.stop_plan(svc, caller, plan_id)
+        plan = plans.stop_plan(svc, caller, plan_id, method.upper())
     console.print(f"Plan {plan_id} is {plan['BackupPlanStatus']}.", markup=False)
+    for job_id in plan["StoppedJobs"]:
+        console.print(f"Stopping job {job_id}: 'dbs job show {job_id}' follows it.", markup=False)
 
 
 @plan_app.command("show")

@@ -47,7 +47,7 @@ def _report(task: dict[str, Any], json_output: bool) -> None:
         if task.get("Result"):
             for src, dst in (task["Result"].get("Restored") or {}).items():
                 console.print(f"  {src} -> {dst}", markup=False)
-    if task["RestoreTaskStatus"] == "stop":
+    if task["RestoreTaskStatus"] in ("stop", "pause"):
         raise typer.Exit(1)
 
 

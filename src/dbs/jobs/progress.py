@@ -80,6 +80,8 @@ class CatalogProgress:
             if job is None:
                 return
             job.bytes_done, job.items_done, job.bytes_total, job.items_total, job.phase = snapshot
+            if job.stop_requested:  # StopBackupPlan, possibly from another process
+                self.cancelled.set()
             if lines:
                 job.log = (list(job.log or []) + lines)[-_MAX_LOG_LINES:]
 

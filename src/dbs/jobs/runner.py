@@ -82,13 +82,21 @@ def run_job(
         else:
             _run_restore(ctx, job_id, progress)
             _finish(ctx, job_id, progress)
-    except JobCancelled:
-        _fail(ctx, job_id, progress, "JobStopped", "the job was stopped by the user")
-    except EngineError as exc:
+    except Exception as exc:
+        if not (isinstance(exc, JobCancelled) or progress.cancelled.is_set()):
+            _fail_with(ctx, job_id, progress, exc)
+        else:  # stopped on request; a worker may have surfaced it as another error
+            _stopped(ctx, job_id, progress)
+    return True
+
+
+def _fail_with(ctx: ServiceContext, job_id: str, progress: CatalogProgress, exc: Exception) -> None:
+    """Record why the job failed: the engine step, the service error, or where it broke."""
+    if isinstance(exc, EngineError):
         _fail(ctx, job_id, progress, "EngineError", f"step '{exc.step}' failed: {exc.message}")
-    except DbsError as exc:
+    elif isinstance(exc, DbsError):
         _fail(ctx, job_id, progress, exc.code, exc.message)
-    except Exception as exc:  # keep the service up; the job says what broke
+    else:  # keep the service up; the job says what broke
         where = traceback.extract_tb(exc.__traceback__)[-1]
         _fail(
             ctx,
@@ -97,7 +105,6 @@ def run_job(
             "InternalError",
             f"{type(exc).__name__}: {exc} (at {os.path.basename(where.filename)}:{where.lineno})",
         )
-    return True
 
 
 def _run_backup(ctx: ServiceContext, job_id: str, progress: CatalogProgress) -> str:
@@ -238,19 +245,33 @@ def _finish(
         job.backup_set_id = backup_set_id
 
 
+def _stopped(ctx: ServiceContext, job_id: str, progress: CatalogProgress) -> None:
+    """A job stopped on request ends in DBS's ``pause`` state, not the failed ``stop``."""
+    message = (
+        "stopped on request (StopBackupPlan) before it finished: a stopped backup leaves no "
+        "backup set, a stopped restore drops the databases it created"
+    )
+    _fail(ctx, job_id, progress, "JobStopped", message, state="pause")
+
+
 def _fail(
-    ctx: ServiceContext, job_id: str, progress: CatalogProgress, code: str, message: str
+    ctx: ServiceContext,
+    job_id: str,
+    progress: CatalogProgress,
+    code: str,
+    message: str,
+    state: str = "stop",
 ) -> None:
-    progress.step(f"failed: {message}")
+    progress.step(f"{'stopped' if state == 'pause' else 'failed'}: {message}")
     progress.flush()
     with ctx.catalog.session() as session:
         job = session.get(Job, job_id)
         assert job is not None
-        job.state = "stop"
+        job.state = state
         job.finished_at = datetime.now(UTC)
         job.error_code = code
         job.error_message = message
         if job.kind == "restore":
             task = session.query(RestoreTask).filter(RestoreTask.job_id == job_id).one_or_none()
             if task is not None:
-                task.state = "stop"
+                task.state = state

@@ -86,6 +86,24 @@ def describe_set(backup_set: BackupSet) -> dict[str, Any]:
     }
 
 
+def list_jobs(
+    ctx: ServiceContext, caller: Caller, plan_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Backup and restore jobs, oldest first, without their step logs."""
+    with ctx.catalog.session() as session:
+        account = require_authorized(session, ctx)
+    authorize(ctx, caller, "dbs:DescribeJob", plan_resource(account, plan_id or "*"))
+    with ctx.catalog.session() as session:
+        query = select(Job).order_by(Job.created_at)
+        if plan_id is not None:
+            load_plan(session, account, plan_id)
+            query = query.where(Job.plan_id == plan_id)
+        return [
+            {k: v for k, v in describe_job(job).items() if k != "Log"}
+            for job in session.scalars(query)
+        ]
+
+
 def show_job(ctx: ServiceContext, caller: Caller, job_id: str) -> dict[str, Any]:
     with ctx.catalog.session() as session:
         account = require_authorized(session, ctx)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dbs.catalog.models import Account, BackupPlan, BackupSet, Job
+from dbs.catalog.models import Account, BackupPlan, BackupSet, Job, RestoreTask, utcnow
 from dbs.engines.base import PrecheckItem
 from dbs.engines.endpoint import Endpoint, parse_endpoint
 from dbs.engines.registry import ENGINE_NAMES, get_engine
@@ -305,15 +305,49 @@ def run_precheck(
     return items
 
 
-def stop_plan(ctx: ServiceContext, caller: Caller, plan_id: str) -> dict[str, Any]:
-    """Pause the schedule (StopBackupPlan); start it again with start_plan."""
+STOP_METHODS = ("ALL", "PLAN")
+
+
+def stop_plan(
+    ctx: ServiceContext, caller: Caller, plan_id: str, method: str = "ALL"
+) -> dict[str, Any]:
+    """StopBackupPlan: pause the schedule; with method ALL (the default) also stop the plan's
+    queued and running backup and restore jobs. Start it again with start_plan."""
+    if method not in STOP_METHODS:
+        raise InvalidParameter(
+            f"--method: {method!r} is not a stop method; use ALL (pause the schedule and stop "
+            "running backups and restores) or PLAN (pause the schedule only)",
+            code="InvalidParameter.StopMethod",
+        )
     account = _authorized_plan_call(ctx, caller, "dbs:StopBackupPlan", plan_id)
     with ctx.catalog.session() as session:
         plan = load_plan(session, account, plan_id)
         if plan.status in ("running", "check_pass"):
             plan.status = "pause"
             plan.next_run_at = None
-        return describe(session, plan, account)
+        stopping = _stop_jobs(session, plan_id) if method == "ALL" else []
+        out = describe(session, plan, account)
+        out["StoppedJobs"] = stopping
+        return out
+
+
+def _stop_jobs(session: Session, plan_id: str) -> list[str]:
+    """Queued jobs end now (state ``pause``); running ones are asked to stop and end at
+    their runner's next progress write."""
+    jobs = session.scalars(
+        select(Job).where(Job.plan_id == plan_id, Job.state.in_(("schedule", "running")))
+    ).all()
+    for job in jobs:
+        if job.state == "running":
+            job.stop_requested = True
+            continue
+        job.state = "pause"
+        job.finished_at = utcnow()
+        job.error_code = "JobStopped"
+        job.error_message = "stopped on request (StopBackupPlan) before it started"
+        for task in session.scalars(select(RestoreTask).where(RestoreTask.job_id == job.id)):
+            task.state = "pause"
+    return [job.id for job in jobs]
 
 
 def upgrade_plan(

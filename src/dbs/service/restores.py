@@ -140,9 +140,10 @@ def start_restore(ctx: ServiceContext, caller: Caller, task_id: str) -> dict[str
     authorize(ctx, caller, "dbs:StartRestoreTask", plan_resource(account, plan_id))
     with ctx.catalog.session() as session:
         task = _load(session, task_id)
-        if task.state not in ("init", "check_pass", "stop"):
+        if task.state not in ("init", "check_pass", "stop", "pause"):
             raise Conflict(
-                f"restore task {task_id} is '{task.state}'; only a new or failed task can start",
+                f"restore task {task_id} is '{task.state}'; only a new, failed or stopped task "
+                "can start",
                 code="OperationDenied.RestoreTaskState",
             )
         plan = load_plan(session, account, task.plan_id)

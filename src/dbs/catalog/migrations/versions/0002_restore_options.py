@@ -1,4 +1,4 @@
-"""restore tasks: verify level and engine options
+"""restore tasks: verify level and engine options; jobs: stop requests
 
 Revision ID: 0002
 Revises: 0001
@@ -25,9 +25,15 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("engine_options", sa.JSON(), nullable=False, server_default="{}")
         )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("stop_requested", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("stop_requested")
     with op.batch_alter_table("restore_tasks", schema=None) as batch_op:
         batch_op.drop_column("engine_options")
         batch_op.drop_column("verify")
