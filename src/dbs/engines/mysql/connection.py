@@ -58,8 +58,10 @@ def connect_error(endpoint: Endpoint, exc: Exception) -> EngineError:
     if code in _ACCESS_DENIED:
         return EngineError(
             step,
-            f"the server refused user {endpoint.user!r} (wrong password or no such account); "
-            "check the credentials, or CREATE USER and GRANT the privileges listed in the docs",
+            f"the server refused user {endpoint.user!r} (wrong password, no such account, or "
+            "an account that requires TLS); check the credentials, or CREATE USER and GRANT "
+            "the privileges listed in the docs; for an account that requires TLS add ?ssl=1 "
+            "(or ?ssl_ca=/path/to/ca.pem to verify the server) to the URL",
         )
     if code == _UNKNOWN_DB:
         return EngineError(step, f"database {endpoint.database!r} does not exist on the server")
@@ -81,8 +83,12 @@ def connect(
     """Open a session in UTC with ``sql_mode`` that accepts every value a server may hold."""
     params = endpoint.params
     ssl: dict[str, Any] | None = None
+    # Without ssl parameters PyMySQL encrypts whenever the server offers TLS (unverified, as
+    # the mysql client's PREFERRED mode); ssl=1 requires it, ssl_ca also verifies the server,
+    # ssl=0 turns it off.
     if endpoint.tls or params.get("ssl") in ("1", "true", "required") or "ssl_ca" in params:
         ssl = {"ca": params["ssl_ca"]} if "ssl_ca" in params else {"check_hostname": False}
+    ssl_disabled = params.get("ssl") in ("0", "false", "disabled")
     try:
         conn = pymysql.connect(
             host=endpoint.host or "localhost",
@@ -95,6 +101,7 @@ def connect(
             autocommit=True,
             local_infile=local_infile,
             ssl=ssl,
+            ssl_disabled=ssl_disabled or None,
             connect_timeout=int(params.get("connect_timeout", "10")),
             cursorclass=pymysql.cursors.SSCursor if unbuffered else pymysql.cursors.Cursor,
         )
