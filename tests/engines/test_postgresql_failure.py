@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +19,7 @@ from tests.engines.harness_postgresql import (
     endpoint,
     unique_name,
 )
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from tests.engines.private_postgres import private_postgres
 
 
 class _TerminatingWriter:
@@ -114,41 +107,11 @@ def test_precheck_names_missing_privilege_and_fix_then_passes(repository: Any) -
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def password_server() -> Iterator[Endpoint]:
     """A private server that checks passwords (scram-sha-256); the shared one trusts loopback."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip("PostgreSQL server binaries not installed")
-    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="dbs-pgpw-"))
-    password = "right-" + unique_name("pw")
-    (root / "pw").write_text(password)
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(root, "postgres")
-        shutil.chown(root / "pw", "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = root / "data"
-    subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                    "-A", "scram-sha-256", f"--pwfile={root / 'pw'}", "-N"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l",
-                    str(root / "log"), "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 "
-                    "-c fsync=off", "start"], check=True, capture_output=True)
-    try:
-        yield Endpoint(engine="postgresql", host="127.0.0.1", port=port, user="postgres",
-                       password=password, database="postgres")
-    finally:
-        subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m",
-                        "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with private_postgres("right-" + unique_name("pw")) as server:
+        yield server
 
 
 def test_precheck_wrong_password_names_connectivity_and_fix(password_server: Endpoint) -> None:

@@ -52,9 +52,11 @@ def conninfo(endpoint: Endpoint, database: str | None = None) -> dict[str, str]:
         kwargs["user"] = endpoint.user
     if endpoint.password is not None:
         kwargs["password"] = endpoint.password
-    sslmode = endpoint.params.get("sslmode")
-    if sslmode:
-        kwargs["sslmode"] = sslmode
+    # TLS: sslmode as libpq spells it (require, verify-ca, verify-full ...); sslrootcert names
+    # the CA file that verify-ca/verify-full check the server against.
+    for name in ("sslmode", "sslrootcert"):
+        if endpoint.params.get(name):
+            kwargs[name] = endpoint.params[name]
     return kwargs
 
 
@@ -77,6 +79,8 @@ def tool_env(endpoint: Endpoint, database: str | None = None) -> dict[str, str]:
         env["PGPASSWORD"] = info["password"]
     if "sslmode" in info:
         env["PGSSLMODE"] = info["sslmode"]
+    if "sslrootcert" in info:
+        env["PGSSLROOTCERT"] = info["sslrootcert"]
     return env
 
 

@@ -37,6 +37,11 @@ def _connect_fix(exc: psycopg.Error, endpoint: Endpoint) -> str:
         return f"create the account: CREATE ROLE {user} LOGIN PASSWORD '...'"
     if "does not exist" in text and "database" in text:
         return "check the database name in the source URL (psql -l lists them)"
+    if "pg_hba.conf" in text and "no encryption" in text:
+        return (
+            "the server accepts only TLS connections from here: add ?sslmode=require to the "
+            "source URL (or sslmode=verify-full&sslrootcert=/path/to/ca.pem to verify it)"
+        )
     if "pg_hba.conf" in text:
         return (
             f"allow {user} in pg_hba.conf (e.g. 'host all {user} <dbs-host>/32 "
