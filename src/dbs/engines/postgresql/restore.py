@@ -104,6 +104,8 @@ class _Plan:
         self.target = self.source
         self.existing = False  # restoring tables into a database that already exists
         self.created = False  # this restore created the target database
+        # Tables this restore creates in an existing database (their names were free).
+        self.new_tables: list[tuple[str, str]] = []
         self.reshape = False  # the schema archive must be cut down or renamed
         self.table_names: dict[tuple[str, str], str] = {}
         self.sequence_names: dict[tuple[str, str], str] = {}
@@ -258,6 +260,11 @@ def _restore_database(
         pre, post = _prepare_schema(plan, reader, target, options, suffix, tmp)
         if plan.existing and not plan.tables:
             return
+        if plan.existing:
+            plan.new_tables = [
+                (t["schema"], plan.table_names.get((t["schema"], t["name"]), t["name"]))
+                for t in plan.tables
+            ]
         apply_archive(target, plan.target, pre, "pre-data", owners=owners)
         restored = {(t["schema"], t["name"]) for t in plan.tables}
         content = options.verify == "content"
@@ -324,13 +331,34 @@ def _check_table(
     return f"{plan.target}.{t['schema']}.{name}: {problem}" if problem else None
 
 
-def _drop_partial(target: Endpoint, database: str) -> str:
-    """Drop a database this restore created but could not finish; say what happened."""
+def _drop_partial(target: Endpoint, plan: _Plan) -> str:
+    """Drop what this restore created but could not finish (its new database, or its new
+    tables in an existing one); say what happened, "" when it created nothing."""
+    if plan.created:
+        what = f"the partly restored database {plan.target}"
+    elif plan.new_tables:
+        names = ", ".join(f"{s}.{n}" for s, n in plan.new_tables)
+        what = f"the partly restored tables {names} of {plan.target}"
+    else:
+        return ""
     try:
-        drop_database(target, database)
+        if plan.created:
+            drop_database(target, plan.target)
+        else:
+            _drop_tables(target, plan.target, plan.new_tables)
     except EngineError as exc:
-        return f"; the partly restored database {database} could not be dropped ({exc.message})"
-    return f"; the partly restored database {database} was dropped"
+        return f"; {what} could not be dropped ({exc.message})"
+    return f"; {what} {'was' if plan.created else 'were'} dropped"
+
+
+def _drop_tables(target: Endpoint, database: str, tables: list[tuple[str, str]]) -> None:
+    step = f"drop partly restored tables of {database}"
+    with session(target, database, step) as conn:
+        try:  # one statement: foreign keys among the new tables do not block it
+            names = sql.SQL(", ").join(ident(schema, name) for schema, name in tables)
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(names))
+        except psycopg.Error as exc:
+            raise EngineError(step, describe(exc)) from None
 
 
 def _count_table(plan: _Plan, target: Endpoint, t: dict[str, Any]) -> str | None:
@@ -382,9 +410,11 @@ def restore(
             try:
                 _restore_database(plan, reader, target, options, progress, suffix, result)
             except Exception as exc:
-                if not plan.created or result.mismatches:
-                    raise  # a database that fails verification is complete: kept to inspect
-                outcome = _drop_partial(target, plan.target)
+                if result.mismatches:
+                    raise  # a restore that fails verification is complete: kept to inspect
+                outcome = _drop_partial(target, plan)
+                if not outcome:
+                    raise
                 progress.step(outcome.lstrip("; "))
                 if isinstance(exc, EngineError):
                     raise EngineError(exc.step, exc.message + outcome) from None
