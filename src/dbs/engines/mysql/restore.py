@@ -20,6 +20,7 @@ from dbs.engines.mysql.connection import (
     Connection,
     close_quietly,
     connect,
+    qualified,
     query_rows,
     quote_ident,
     text,
@@ -41,6 +42,8 @@ class DatabasePlan:
     post_data: list[schema.Record] = field(default_factory=list)
     create_database: bool = False
     created: bool = False  # this restore created the target database
+    # What this restore created in a database that already existed: (kind, name).
+    new_objects: list[tuple[str, str]] = field(default_factory=list)
     drop: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) to replace
 
 
@@ -179,6 +182,8 @@ def _create_schema(conn: Connection, plan: DatabasePlan) -> None:
         for record in plan.records:
             if record["kind"] == "table" and record["name"] in wanted:
                 cur.execute(record["create"])
+                if not plan.created:
+                    plan.new_objects.append(("table", record["name"]))
         cur.execute("SET SESSION foreign_key_checks = 1")
 
 
@@ -208,6 +213,9 @@ def _create_post_data(conn: Connection, plan: DatabasePlan, keep_definer: bool) 
             except pymysql.err.MySQLError as exc:
                 waiting.append(record)
                 last = exc
+                continue
+            if not plan.created:
+                plan.new_objects.append(("view", record["name"]))
         if len(waiting) == len(views):
             raise EngineError(f"create view {waiting[0]['name']}", str(last))
         views = waiting
@@ -224,6 +232,8 @@ def _create_post_data(conn: Connection, plan: DatabasePlan, keep_definer: bool) 
                 raise EngineError(
                     f"create {kind} {record['name']}", f"{exc.args[-1]}{hint}"
                 ) from None
+            if not plan.created and kind in ("procedure", "function", "event"):
+                plan.new_objects.append((kind, record["name"]))
 
 
 @dataclass
@@ -304,20 +314,30 @@ def _load_all(
         _in_parallel(target, jobs, parallel, load, session)
 
 
-def _drop_partial(conn: Connection, databases: list[str]) -> str:
-    """Drop the databases this restore created but could not finish; say what happened."""
-    if not databases:
+def _drop_partial(conn: Connection, plans: list[DatabasePlan]) -> str:
+    """Drop what this restore created but could not finish: its new databases, and its new
+    tables, views, routines and events in databases that existed; say what happened."""
+    statements: list[str] = []
+    dropped: list[str] = []
+    for plan in plans:
+        if plan.created:
+            statements.append(f"DROP DATABASE IF EXISTS {quote_ident(plan.target)}")
+            dropped.append(f"database {plan.target}")
+            continue
+        for kind, name in reversed(plan.new_objects):
+            statements.append(f"DROP {kind.upper()} IF EXISTS {qualified(plan.target, name)}")
+            dropped.append(f"{kind} {plan.target}.{name}")
+    if not statements:
         return ""
-    noun = f"the partly restored database{'s' if len(databases) > 1 else ''} " + ", ".join(
-        databases
-    )
+    what = "the partly restored " + ", ".join(dropped)
     try:
         with conn.cursor() as cur:
-            for name in databases:
-                cur.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)}")
+            cur.execute("SET SESSION foreign_key_checks = 0")
+            for statement in statements:
+                cur.execute(statement)
     except pymysql.err.MySQLError as exc:
-        return f"; {noun} could not be dropped ({exc})"
-    return f"; {noun} {'were' if len(databases) > 1 else 'was'} dropped"
+        return f"; {what}: could not drop them ({exc})"
+    return f"; dropped {what}"
 
 
 def _load_hint(exc: pymysql.err.MySQLError) -> str:
@@ -365,7 +385,7 @@ def restore(
                 progress.step(f"create views, routines, triggers and events in {plan.target}")
                 _create_post_data(control, plan, keep_definer=definer == "keep")
         except Exception as exc:
-            outcome = _drop_partial(control, [p.target for p in plans if p.created])
+            outcome = _drop_partial(control, plans)
             if not outcome:
                 raise
             progress.step(outcome.lstrip("; "))
