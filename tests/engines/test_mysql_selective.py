@@ -11,6 +11,7 @@ from dbs.engines.base import EngineError, NullProgress, RestoreOptions
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.mysql import ENGINE
 from dbs.engines.selection import ObjectSelection
+from tests.engines.altered_reader import AlteredReader, breaking_off, without_last_row
 from tests.engines.mysql_fixtures import (
     SHARED,
     drop_databases,
@@ -159,23 +160,6 @@ def test_selection_matching_nothing_is_a_clear_error(prefix: str, backup_set: An
     assert caught.value.step == "select objects" and prefix in caught.value.message
 
 
-class _DroppingLastRow:
-    """The real backup set, with the last row of one table stream left out on the way out."""
-
-    def __init__(self, inner: Any, stream: str) -> None:
-        self.inner, self.stream = inner, stream
-        self.metadata = inner.metadata
-
-    def list_streams(self) -> Any:
-        return self.inner.list_streams()
-
-    def open_stream(self, name: str) -> Iterator[bytes]:
-        data = b"".join(self.inner.open_stream(name))  # small test table
-        if name == self.stream:
-            data = data[: data.rstrip(b"\n").rfind(b"\n") + 1]
-        yield data
-
-
 @pytest.mark.parametrize("level", ["content", "rows"])
 def test_verify_levels_compare_row_counts(prefix: str, backup_set: Any, level: Any) -> None:
     """Both levels pass a faithful restore and name the table whose row count differs; the
@@ -188,7 +172,7 @@ def test_verify_levels_compare_row_counts(prefix: str, backup_set: Any, level: A
     assert table_checksums(SHARED, good) == table_checksums(SHARED, prefix)
     database = reader.metadata["databases"][0]
     parent = next(t for t in database["tables"] if t["name"] == "parent")
-    short = _DroppingLastRow(reader, parent["parts"][0]["stream"])
+    short = AlteredReader(reader, parent["parts"][0]["stream"], without_last_row)
     bad = f"{prefix}_{level}_short"
     result = ENGINE.restore(short, SHARED.with_database(bad),
                             RestoreOptions(verify=level), NullProgress())
@@ -219,31 +203,13 @@ def test_a_source_url_naming_a_database_backs_up_that_database_only(
     assert f"in database {prefix!r}" in caught.value.message
 
 
-class _DamagedAfterFirstBlock:
-    """The real backup set, but one table stream breaks off as a damaged chunk would."""
-
-    def __init__(self, inner: Any, stream: str) -> None:
-        self.inner, self.stream = inner, stream
-        self.metadata = inner.metadata
-
-    def list_streams(self) -> Any:
-        return self.inner.list_streams()
-
-    def open_stream(self, name: str) -> Iterator[bytes]:
-        from dbs.repo.errors import RepositoryDamaged
-
-        yield from self.inner.open_stream(name)
-        if name == self.stream:
-            raise RepositoryDamaged(f"chunk of stream {name} failed its check")
-
-
 def test_a_restore_that_fails_while_loading_drops_the_database_it_created(
     prefix: str, backup_set: Any
 ) -> None:
     _source, reader = backup_set
     database = reader.metadata["databases"][0]
     parent = next(t for t in database["tables"] if t["name"] == "parent")
-    broken = _DamagedAfterFirstBlock(reader, parent["parts"][0]["stream"])
+    broken = AlteredReader(reader, parent["parts"][0]["stream"], breaking_off)
     target = f"{prefix}_partial"
     with pytest.raises(Exception, match="failed its check"):
         ENGINE.restore(broken, SHARED.with_database(target), RestoreOptions(), NullProgress())

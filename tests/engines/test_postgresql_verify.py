@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from dbs.engines.base import EngineError, NullProgress, RestoreOptions, StreamInfo, VerifyLevel
+from dbs.engines.base import EngineError, NullProgress, RestoreOptions, VerifyLevel
 from dbs.engines.postgresql import ENGINE
 from dbs.engines.selection import ObjectSelection
+from tests.engines.altered_reader import AlteredReader, replace
 from tests.engines.harness_postgresql import (
     admin,
     create_database,
@@ -18,27 +19,6 @@ from tests.engines.harness_postgresql import (
     endpoint,
     unique_name,
 )
-
-
-class _AlteringReader:
-    """The real backup set, with one table stream's rows changed on the way out (as a bug in
-    a loader or a damaged source would), so what lands differs from the manifest."""
-
-    def __init__(self, inner: Any, stream: str, old: bytes, new: bytes) -> None:
-        self.inner, self.stream, self.old, self.new = inner, stream, old, new
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        meta: Mapping[str, Any] = self.inner.metadata
-        return meta
-
-    def list_streams(self) -> list[StreamInfo]:
-        streams: list[StreamInfo] = self.inner.list_streams()
-        return streams
-
-    def open_stream(self, name: str) -> Iterator[bytes]:
-        data = b"".join(self.inner.open_stream(name))  # small test table
-        yield data.replace(self.old, self.new) if name == self.stream else data
 
 
 def _back_up(repository: Any, source: str) -> Any:
@@ -61,8 +41,8 @@ def test_restore_fails_naming_the_table_that_differs(repository: Any, level: Ver
     target = unique_name("dbs_verify_dst")
     try:
         info = _back_up(repository, source)
-        reader = _AlteringReader(repository.open_backup_set(info.id),
-                                 f"{source}/data/public/fruit", old, new)
+        reader = AlteredReader(repository.open_backup_set(info.id),
+                               f"{source}/data/public/fruit", replace(old, new))
         with pytest.raises(EngineError) as failure:
             ENGINE.restore(reader, endpoint(target), RestoreOptions(verify=level), NullProgress())
         assert failure.value.step == "verify restored tables"
@@ -85,8 +65,8 @@ def test_a_restore_that_fails_while_loading_drops_the_database_it_created(
     target = unique_name("dbs_partial_dst")
     try:
         info = _back_up(repository, source)
-        broken = _AlteringReader(repository.open_backup_set(info.id),
-                                 f"{source}/data/public/fruit", b"2\tpear\n", b"two\tpear\n")
+        broken = AlteredReader(repository.open_backup_set(info.id),
+                               f"{source}/data/public/fruit", replace(b"2\tpear\n", b"two\tpear\n"))
         with pytest.raises(EngineError) as failure:
             ENGINE.restore(broken, endpoint(target), RestoreOptions(), NullProgress())
         assert failure.value.step == f"load table {target}.public.fruit"
@@ -119,8 +99,8 @@ def test_row_count_level_counts_rows_but_does_not_read_values(repository: Any) -
     target = unique_name("dbs_rows_dst")
     try:
         info = _back_up(repository, source)
-        reader = _AlteringReader(repository.open_backup_set(info.id),
-                                 f"{source}/data/public/fruit", b"\tapple7\n", b"\tpear7\n")
+        reader = AlteredReader(repository.open_backup_set(info.id),
+                               f"{source}/data/public/fruit", replace(b"\tapple7\n", b"\tpear7\n"))
         options = RestoreOptions(verify="rows", parallel=2, extra={"split_at_bytes": 1 << 16})
         result = ENGINE.restore(reader, endpoint(target), options, NullProgress())
         assert result.verified and not result.mismatches

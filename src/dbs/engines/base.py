@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.selection import ObjectSelection
@@ -145,6 +145,16 @@ class EngineError(Exception):
         super().__init__(f"{step}: {message}")
         self.step = step
         self.message = message
+
+
+def raise_after_cleanup(exc: Exception, outcome: str, progress: Progress) -> NoReturn:
+    """Re-raise a restore's failure once it has removed what it created: the job log gets
+    ``outcome`` ("the partly restored database x was dropped"), and so does an EngineError's
+    message."""
+    progress.step(outcome)
+    if isinstance(exc, EngineError):
+        raise EngineError(exc.step, f"{exc.message}; {outcome}") from None
+    raise exc
 
 
 class Engine(Protocol):

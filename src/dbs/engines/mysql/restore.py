@@ -12,7 +12,14 @@ from typing import Any
 
 import pymysql
 
-from dbs.engines.base import BackupReader, EngineError, Progress, RestoreOptions, RestoreResult
+from dbs.engines.base import (
+    BackupReader,
+    EngineError,
+    Progress,
+    RestoreOptions,
+    RestoreResult,
+    raise_after_cleanup,
+)
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.mysql import format as fmt
 from dbs.engines.mysql import schema
@@ -336,8 +343,8 @@ def _drop_partial(conn: Connection, plans: list[DatabasePlan]) -> str:
             for statement in statements:
                 cur.execute(statement)
     except pymysql.err.MySQLError as exc:
-        return f"; {what}: could not drop them ({exc})"
-    return f"; dropped {what}"
+        return f"{what}: could not drop them ({exc})"
+    return f"dropped {what}"
 
 
 def _load_hint(exc: pymysql.err.MySQLError) -> str:
@@ -388,10 +395,7 @@ def restore(
             outcome = _drop_partial(control, plans)
             if not outcome:
                 raise
-            progress.step(outcome.lstrip("; "))
-            if isinstance(exc, EngineError):
-                raise EngineError(exc.step, exc.message + outcome) from None
-            raise
+            raise_after_cleanup(exc, outcome, progress)
 
         progress.step(
             "verify row counts and content hashes"

@@ -22,7 +22,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbs.engines.base import BackupReader, EngineError, Progress, RestoreOptions, RestoreResult
+from dbs.engines.base import (
+    BackupReader,
+    EngineError,
+    Progress,
+    RestoreOptions,
+    RestoreResult,
+    raise_after_cleanup,
+)
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.postgresql import format as fmt
 from dbs.engines.postgresql.connection import MAINTENANCE_DATABASE, describe, ident, session
@@ -347,8 +354,8 @@ def _drop_partial(target: Endpoint, plan: _Plan) -> str:
         else:
             _drop_tables(target, plan.target, plan.new_tables)
     except EngineError as exc:
-        return f"; {what} could not be dropped ({exc.message})"
-    return f"; {what} {'was' if plan.created else 'were'} dropped"
+        return f"{what} could not be dropped ({exc.message})"
+    return f"{what} {'was' if plan.created else 'were'} dropped"
 
 
 def _drop_tables(target: Endpoint, database: str, tables: list[tuple[str, str]]) -> None:
@@ -415,10 +422,7 @@ def restore(
                 outcome = _drop_partial(target, plan)
                 if not outcome:
                     raise
-                progress.step(outcome.lstrip("; "))
-                if isinstance(exc, EngineError):
-                    raise EngineError(exc.step, exc.message + outcome) from None
-                raise
+                raise_after_cleanup(exc, outcome, progress)
     result.verified = not result.mismatches
     return result
 
