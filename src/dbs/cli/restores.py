@@ -64,11 +64,15 @@ def _renames(pairs: list[str]) -> dict[str, str]:
     return renames
 
 
-def _engine_options(definer: str | None, owners: bool, with_globals: bool) -> dict[str, object]:
+def _engine_options(
+    definer: str | None, no_binlog: bool, owners: bool, with_globals: bool
+) -> dict[str, object]:
     """Only the choices the caller made, so each is checked against the plan's engine."""
     chosen: dict[str, object] = {}
     if definer is not None:
         chosen["definer"] = definer
+    if no_binlog:
+        chosen["binlog"] = False
     if owners:
         chosen["owners"] = True
     if with_globals:
@@ -111,6 +115,15 @@ def create(
             "the default) or make the restoring account their definer (current).",
         ),
     ] = None,
+    no_binlog: Annotated[
+        bool,
+        typer.Option(
+            "--no-binlog",
+            help="MySQL: keep the loaded rows out of the target's binary log (faster, as "
+            "myloader's default; replicas of the target will not get them; needs SUPER or "
+            "BINLOG ADMIN).",
+        ),
+    ] = False,
     owners: Annotated[
         bool,
         typer.Option(
@@ -149,7 +162,7 @@ def create(
             conflict=conflict,
             rename=_renames(rename_to or []),
             verify=verify,
-            engine_options=_engine_options(definer, owners, with_globals),
+            engine_options=_engine_options(definer, no_binlog, owners, with_globals),
         )
         if start or wait:
             task = _start(svc, caller, task["RestoreTaskId"], wait, json_output)

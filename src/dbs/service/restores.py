@@ -31,6 +31,7 @@ CONFLICT_RULES = ("renamenew", "overwrite")
 # The engines read them from RestoreOptions.extra (docs/engines/*.md).
 ENGINE_OPTIONS: dict[str, tuple[str, str, tuple[object, ...]]] = {
     "definer": ("mysql", "--definer", ("keep", "current")),
+    "binlog": ("mysql", "--no-binlog", (True, False)),
     "owners": ("postgresql", "--owners", (True, False)),
     "globals": ("postgresql", "--globals", (True, False)),
 }
