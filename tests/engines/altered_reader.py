@@ -1,4 +1,5 @@
-"""A real backup set with one stream changed on the way out: a loader bug, a damaged chunk."""
+"""Test doubles around real parts: a backup set with one stream changed on the way out (a
+loader bug, a damaged chunk), and a job that is stopped once data flows."""
 
 from __future__ import annotations
 
@@ -48,3 +49,19 @@ def breaking_off(blocks: Iterator[bytes]) -> Iterator[bytes]:
 
     yield from blocks
     raise RepositoryDamaged("a chunk of this stream failed its check")
+
+
+class StoppingProgress:
+    """A Progress that is asked to stop once data starts to flow, as StopBackupPlan does."""
+
+    def set_total(self, *, bytes_total: int | None = None, items_total: int | None = None) -> None:
+        pass
+
+    def advance(self, *, bytes_done: int = 0, items_done: int = 0) -> None:
+        from dbs.jobs.progress import JobCancelled
+
+        if bytes_done:
+            raise JobCancelled("the job was stopped")
+
+    def step(self, message: str) -> None:
+        self.last_step = message

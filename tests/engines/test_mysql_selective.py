@@ -11,7 +11,12 @@ from dbs.engines.base import EngineError, NullProgress, RestoreOptions
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.mysql import ENGINE
 from dbs.engines.selection import ObjectSelection
-from tests.engines.altered_reader import AlteredReader, breaking_off, without_last_row
+from tests.engines.altered_reader import (
+    AlteredReader,
+    StoppingProgress,
+    breaking_off,
+    without_last_row,
+)
 from tests.engines.mysql_fixtures import (
     SHARED,
     drop_databases,
@@ -219,3 +224,17 @@ def test_a_restore_that_fails_while_loading_drops_the_database_it_created(
     with pytest.raises(Exception, match="failed its check"):
         ENGINE.restore(broken, SHARED.with_database(target), RestoreOptions(), NullProgress())
     assert _tables(target) == {"keep_me"}
+
+
+def test_a_restore_stopped_while_loading_drops_the_database_it_created(
+    prefix: str, backup_set: Any
+) -> None:
+    from dbs.jobs.progress import JobCancelled
+
+    _source, reader = backup_set
+    target = f"{prefix}_stopped"
+    progress = StoppingProgress()
+    with pytest.raises(JobCancelled):
+        ENGINE.restore(reader, SHARED.with_database(target), RestoreOptions(), progress)
+    assert target not in {str(r[0]) for r in rows(SHARED, "SHOW DATABASES")}
+    assert progress.last_step == f"dropped the partly restored database {target}"

@@ -10,7 +10,7 @@ import pytest
 from dbs.engines.base import EngineError, NullProgress, RestoreOptions, VerifyLevel
 from dbs.engines.postgresql import ENGINE
 from dbs.engines.selection import ObjectSelection
-from tests.engines.altered_reader import AlteredReader, replace
+from tests.engines.altered_reader import AlteredReader, StoppingProgress, replace
 from tests.engines.harness_postgresql import (
     admin,
     create_database,
@@ -82,6 +82,26 @@ def test_a_restore_that_fails_while_loading_drops_the_database_it_created(
         with admin(target) as conn:
             assert conn.execute("SELECT count(*) FROM keep_me").fetchone() == (1,)
             assert conn.execute("SELECT to_regclass('public.fruit')").fetchone() == (None,)
+    finally:
+        drop_database(source)
+        drop_database(target)
+
+
+def test_a_restore_stopped_while_loading_drops_the_database_it_created(repository: Any) -> None:
+    from dbs.jobs.progress import JobCancelled
+
+    source = unique_name("dbs_stop")
+    create_database(source, "CREATE TABLE fruit (id int PRIMARY KEY, name text); "
+                            "INSERT INTO fruit SELECT g, 'f' || g FROM generate_series(1, 999) g;")
+    target = unique_name("dbs_stop_dst")
+    try:
+        info = _back_up(repository, source)
+        progress = StoppingProgress()
+        with pytest.raises(JobCancelled):
+            ENGINE.restore(repository.open_backup_set(info.id), endpoint(target),
+                           RestoreOptions(), progress)
+        assert databases_like(target) == []
+        assert progress.last_step == f"the partly restored database {target} was dropped"
     finally:
         drop_database(source)
         drop_database(target)
