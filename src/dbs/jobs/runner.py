@@ -247,9 +247,13 @@ def _finish(
 
 def _stopped(ctx: ServiceContext, job_id: str, progress: CatalogProgress) -> None:
     """A job stopped on request ends in DBS's ``pause`` state, not the failed ``stop``."""
-    message = (
-        "stopped on request (StopBackupPlan) before it finished: a stopped backup leaves no "
-        "backup set, a stopped restore drops the databases it created"
+    with ctx.catalog.session() as session:
+        job = session.get(Job, job_id)
+        kind = job.kind if job is not None else "full"
+    message = "stopped on request (StopBackupPlan) before it finished; " + (
+        "no backup set was created (its partial data is left for 'dbs prune')"
+        if kind == "full"
+        else "the log above says what the restore removed again"
     )
     _fail(ctx, job_id, progress, "JobStopped", message, state="pause")
 
