@@ -3,9 +3,10 @@
 Per database: export a snapshot and lock the selected tables (snapshot.py);
 then, in parallel, each worker imports the snapshot and streams one thing to
 the writer: the pre-data or post-data schema archive (pg_dump), one table's
-COPY text (psql), or the large objects. Row counts and an ordered BLAKE3
-checksum of each table's COPY text are computed as the bytes go by and
-recorded in the metadata, for verification after a restore.
+COPY text (psql) or one key range of a big table's, or the large objects.
+Row counts and an ordered BLAKE3 checksum of each stream's COPY text are
+computed as the bytes go by and recorded in the metadata, for verification
+after a restore.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ from dbs.engines.postgresql.tools import find_tool, stream_stdout
 from dbs.engines.selection import ObjectSelection
 
 LO_PIECE = 1 << 20
+# A table at least this big (pg_total_relation_size) with a one-column integer primary key is
+# read as several key ranges by several workers at once (one stream each).
+DEFAULT_SPLIT_BYTES = 256 << 20
+MAX_PARTS = 8
+
+KeyRange = tuple[int | None, int | None]  # key >= low and key < high; None: unbounded
 
 
 class _Cancelled(Exception):
@@ -87,7 +94,7 @@ def _add(
         raise EngineError(step, f"storing the stream failed: {exc}") from exc
 
 
-def copy_out_sql(table: TableInfo, ordered: bool) -> str:
+def copy_out_sql(table: TableInfo, ordered: bool, key_range: KeyRange | None = None) -> str:
     """COPY of the table's stored columns; in primary-key order when ``ordered`` and it has one.
 
     Why the order: heap order drifts (new rows fill free space anywhere, updated rows move),
@@ -99,12 +106,42 @@ def copy_out_sql(table: TableInfo, ordered: bool) -> str:
     target = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
     if ordered and table.primary_key and cols:
         key = ", ".join(quote_ident(c) for c in table.primary_key)
-        return f"COPY (SELECT {cols} FROM ONLY {target} ORDER BY {key}) TO STDOUT"
+        where = _range_filter(table.primary_key[0], key_range) if key_range else ""
+        return f"COPY (SELECT {cols} FROM ONLY {target}{where} ORDER BY {key}) TO STDOUT"
     return f"COPY {target} ({cols}) TO STDOUT" if cols else f"COPY {target} TO STDOUT"
 
 
-def _psql_copy_argv(snapshot: str, table: TableInfo, ordered: bool) -> list[str]:
-    copy = copy_out_sql(table, ordered)
+def _range_filter(column: str, key_range: KeyRange) -> str:
+    low, high = key_range  # integers from the server, not user text
+    conditions = ([f"{quote_ident(column)} >= {int(low)}"] if low is not None else []) + (
+        [f"{quote_ident(column)} < {int(high)}"] if high is not None else []
+    )
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def key_ranges(
+    conn: psycopg.Connection[tuple[Any, ...]], table: TableInfo, parts: int
+) -> list[KeyRange]:
+    """``parts`` equal-width ranges of the table's integer key (one range when it is not one).
+
+    Equal width, not equal rows: cheap (min/max from the key index) and stable from one
+    backup to the next, so a part's stream changes only where its rows do.
+    """
+    key = quote_ident(table.primary_key[0])
+    target = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    row = conn.execute(f"SELECT min({key}), max({key}) FROM ONLY {target}").fetchone()
+    low, high = (row[0], row[1]) if row else (None, None)
+    if not isinstance(low, int) or not isinstance(high, int) or high - low < parts:
+        return [(None, None)]
+    cuts = [low + (high - low + 1) * i // parts for i in range(1, parts)]
+    bounds: list[int | None] = [None, *cuts, None]
+    return [(bounds[i], bounds[i + 1]) for i in range(parts)]
+
+
+def _psql_copy_argv(
+    snapshot: str, table: TableInfo, ordered: bool, key_range: KeyRange | None
+) -> list[str]:
+    copy = copy_out_sql(table, ordered, key_range)
     return [
         find_tool("psql"),
         "-X",
@@ -122,39 +159,88 @@ def _psql_copy_argv(snapshot: str, table: TableInfo, ordered: bool) -> list[str]
     ]
 
 
-def _copy_table(
+def _copy_part(
     source: Endpoint,
     database: str,
     snapshot: str,
     table: TableInfo,
     writer: BackupWriter,
     job: _Job,
+    part: tuple[int, KeyRange] | None,
 ) -> dict[str, Any]:
+    """COPY one table, or one key range of it (``part``: its index and range), to a stream."""
     step = f"copy table {database}.{table.schema}.{table.name}"
+    if part is None:
+        name, key_range = fmt.table_stream(database, table.schema, table.name), None
+    else:
+        name, key_range = fmt.part_stream(database, table.schema, table.name, part[0]), part[1]
+        step += f" (part {part[0] + 1})"
     job.progress.step(step)
     rows = 0
 
     def measured() -> Iterator[bytes]:
         nonlocal rows
-        argv = _psql_copy_argv(snapshot, table, job.ordered)
+        argv = _psql_copy_argv(snapshot, table, job.ordered, key_range)
         for block in job.guard(stream_stdout(argv, tool_env(source, database), step), step):
             rows += block.count(b"\n")
             yield block
 
-    name = fmt.table_stream(database, table.schema, table.name)
     # The stream's checksum is BLAKE3 of these bytes: the table checksum, at no second pass.
     info = _add(writer, name, measured(), b"\n", step)
     job.progress.advance(items_done=1)
-    return {
+    out: dict[str, Any] = {"stream": name, "rows": rows, "bytes": info.size,
+                           "checksum": info.checksum}  # fmt: skip
+    if key_range is not None:
+        out["from"], out["below"] = key_range
+    return out
+
+
+def _table_entry(table: TableInfo, ordered: bool, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest entry of a table from its one stream, or from its parts in key order."""
+    entry: dict[str, Any] = {
         "schema": table.schema,
         "name": table.name,
         "columns": table.columns,
-        "stream": name,
-        "rows": rows,
-        "bytes": info.size,
-        "checksum": info.checksum,
-        "ordered_by": table.primary_key if job.ordered else [],
+        "ordered_by": table.primary_key if ordered else [],
     }
+    if len(parts) == 1 and "from" not in parts[0]:
+        return {**entry, **parts[0]}
+    return {
+        **entry,
+        "stream": parts[0]["stream"],
+        "parts": parts,
+        "rows": sum(p["rows"] for p in parts),
+        "bytes": sum(p["bytes"] for p in parts),
+        "checksum": None,  # per part
+    }
+
+
+def _copy_units(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    database: str,
+    tables: list[TableInfo],
+    job: _Job,
+    parallel: int,
+    split_bytes: int,
+) -> list[tuple[TableInfo, tuple[int, KeyRange] | None]]:
+    """What the workers copy: each table whole, or a big one as several key ranges."""
+    units: list[tuple[TableInfo, tuple[int, KeyRange] | None]] = []
+    for table in tables:
+        parts = 1
+        if job.ordered and parallel > 1 and len(table.primary_key) == 1:
+            parts = min(MAX_PARTS, -(-table.size_bytes // split_bytes))
+        ranges: list[KeyRange] = []
+        if parts > 1:
+            try:
+                ranges = key_ranges(conn, table, parts)
+            except psycopg.Error as exc:
+                step = f"split table {database}.{table.schema}.{table.name}"
+                raise EngineError(step, describe(exc)) from None
+        if len(ranges) > 1:
+            units += [(table, (i, r)) for i, r in enumerate(ranges)]
+        else:
+            units.append((table, None))
+    return units
 
 
 def _dump_schema(
@@ -290,6 +376,7 @@ def backup_database(
     writer: BackupWriter,
     progress: Progress,
     parallel: int,
+    split_bytes: int = DEFAULT_SPLIT_BYTES,
 ) -> dict[str, Any] | None:
     """Back up one database; None when the selection picks nothing in it."""
     progress.step(f"back up database {database}")
@@ -328,7 +415,8 @@ def backup_database(
             )
         ]
         seq_values = _sequence_values(conn, database, seqs)
-        progress.set_total(items_total=len(tables))
+        units = _copy_units(conn, database, tables, job, parallel, split_bytes)
+        progress.set_total(items_total=len(units))
         name = snap.info.name
         tasks: list[Callable[[], Any]] = [
             lambda: _dump_schema(source, database, name, "pre-data", writer, job),
@@ -336,9 +424,15 @@ def backup_database(
         ]
         if has_large_objects and complete:
             tasks.append(lambda: _large_objects(source, database, name, writer, job))
-        tasks += [partial(_copy_table, source, database, name, t, writer, job) for t in tables]
+        first_copy = len(tasks)
+        tasks += [partial(_copy_part, source, database, name, t, writer, job, p) for t, p in units]
         results = _run_parallel(tasks, parallel, job)
     los = results[2] if has_large_objects and complete else None
+    entries: list[dict[str, Any]] = []
+    for table in tables:
+        count = sum(1 for t, _ in units if t is table)
+        entries.append(_table_entry(table, job.ordered, results[first_copy : first_copy + count]))
+        first_copy += count
     return {
         "name": database,
         "encoding": encoding,
@@ -347,7 +441,7 @@ def backup_database(
         "schema_pre": results[0],
         "schema_post": results[1],
         "large_objects": los,
-        "tables": results[3 if los else 2 :],
+        "tables": entries,
         "sequences": seq_values,
     }
 
@@ -390,6 +484,7 @@ def backup(
     writer: BackupWriter,
     progress: Progress,
     parallel: int,
+    split_bytes: int = DEFAULT_SPLIT_BYTES,
 ) -> dict[str, Any]:
     facts = server_facts(source)
     if facts["server_version_num"] < 120000:
@@ -414,7 +509,9 @@ def backup(
     if objects.is_everything() and not source.database:
         metadata["globals"] = dump_globals(source, writer, facts["superuser"])
     for database in databases:
-        entry = backup_database(source, database, objects, writer, progress, parallel)
+        entry = backup_database(
+            source, database, objects, writer, progress, parallel, split_bytes
+        )
         if entry is not None:
             metadata["databases"].append(entry)
     if not metadata["databases"]:

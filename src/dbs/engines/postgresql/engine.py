@@ -24,6 +24,9 @@ from dbs.engines.selection import ObjectSelection
 class PostgresEngine:
     name = "postgresql"
 
+    def __init__(self, split_bytes: int = backup_mod.DEFAULT_SPLIT_BYTES) -> None:
+        self.split_bytes = split_bytes  # tables this big are read as several key ranges
+
     def precheck(self, source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
         return precheck_mod.precheck(source, objects)
 
@@ -39,7 +42,7 @@ class PostgresEngine:
         *,
         parallel: int = 2,
     ) -> dict[str, Any]:
-        return backup_mod.backup(source, objects, writer, progress, parallel)
+        return backup_mod.backup(source, objects, writer, progress, parallel, self.split_bytes)
 
     def restore(
         self,

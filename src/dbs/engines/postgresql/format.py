@@ -6,6 +6,7 @@ the repository can deduplicate a table's stream against its previous version:
     <db>/schema-pre.dump      pg_dump -Fc -Z0 --section=pre-data  (types, tables, functions...)
     <db>/schema-post.dump     pg_dump -Fc -Z0 --section=post-data (indexes, constraints, triggers)
     <db>/data/<schema>/<table>  COPY ... TO STDOUT text format, one row per line
+    <db>/data/<schema>/<table>/part-<n>  the same, for a big table split by key range
     <db>/large-objects        large objects, framed as below
     globals.sql               pg_dumpall --globals-only (whole-instance backups)
 
@@ -15,9 +16,14 @@ Every name part is percent-encoded, so any identifier is safe in a name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import quote
 
-FORMAT = "dbs-postgresql/1"
+# Format 2 adds "parts" to a table entry (a big table read as several key ranges); format 1
+# sets (no parts) restore unchanged. A reader that knows only format 1 refuses format 2,
+# instead of restoring the first part of a split table alone.
+FORMAT = "dbs-postgresql/2"
+READABLE_FORMATS = ("dbs-postgresql/1", "dbs-postgresql/2")
 GLOBALS_STREAM = "globals.sql"
 
 
@@ -31,6 +37,15 @@ def schema_stream(database: str, section: str) -> str:
 
 def table_stream(database: str, schema: str, table: str) -> str:
     return f"{_q(database)}/data/{_q(schema)}/{_q(table)}"
+
+
+def part_stream(database: str, schema: str, table: str, index: int) -> str:
+    return f"{table_stream(database, schema, table)}/part-{index}"
+
+
+def table_streams(entry: dict[str, Any]) -> list[str]:
+    """The streams holding a table's rows, in key order: its parts, or its one stream."""
+    return [p["stream"] for p in entry["parts"]] if entry.get("parts") else [entry["stream"]]
 
 
 def large_objects_stream(database: str) -> str:

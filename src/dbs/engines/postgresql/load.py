@@ -30,12 +30,19 @@ from psycopg import sql
 
 from dbs.engines.base import BackupReader, EngineError, Progress
 from dbs.engines.endpoint import Endpoint
+from dbs.engines.postgresql import format as fmt
 from dbs.engines.postgresql.connection import describe, ident, session
 
 WRITE_BATCH = 1 << 20
 SPLIT_AT_BYTES = 128 << 20  # tables at least this big load over several sessions
 NEVER_SPLIT = 1 << 62
 QUEUE_DEPTH = 4  # batches waiting per session: bounds memory to ways x 4 MiB
+
+
+def table_blocks(reader: BackupReader, entry: dict[str, Any]) -> Iterator[bytes]:
+    """The table's rows in key order: its one stream, or its parts one after another."""
+    for stream in fmt.table_streams(entry):
+        yield from reader.open_stream(stream)
 
 
 def batched(blocks: Iterable[bytes]) -> Iterator[bytes]:
@@ -135,7 +142,7 @@ def _copy_in(
             if freeze:
                 cur.execute(sql.SQL("TRUNCATE ONLY {}").format(ident(schema, table)))
             with cur.copy(_copy_sql(entry, schema, table, freeze)) as copier:
-                for block in batched(reader.open_stream(entry["stream"])):
+                for block in batched(table_blocks(reader, entry)):
                     sent = True
                     copier.write(block)
                     progress.advance(bytes_done=len(block))
@@ -179,7 +186,7 @@ def _load_split(
     for t in threads:
         t.start()
     try:
-        for n, batch in enumerate(row_batches(reader.open_stream(entry["stream"]))):
+        for n, batch in enumerate(row_batches(table_blocks(reader, entry))):
             if errors:
                 break
             queues[n % ways].put(batch)

@@ -333,8 +333,11 @@ def _check_table(
     """A mismatch description naming the restored table, or None when it matches."""
     name = plan.table_names.get((t["schema"], t["name"]), t["name"])
     order_by = t.get("ordered_by") if in_key_order else None
-    rows, checksum = table_digest(target, plan.target, t["schema"], name, t["columns"], order_by)
-    problem = compare(t, rows, checksum)
+    part_rows = [p["rows"] for p in t["parts"]] if t.get("parts") else None
+    digests = table_digest(
+        target, plan.target, t["schema"], name, t["columns"], order_by, part_rows
+    )
+    problem = compare(t, digests)
     return f"{plan.target}.{t['schema']}.{name}: {problem}" if problem else None
 
 
@@ -379,10 +382,11 @@ def restore(
     reader: BackupReader, target: Endpoint, options: RestoreOptions, progress: Progress
 ) -> RestoreResult:
     meta = reader.metadata
-    if meta.get("format") != fmt.FORMAT:
+    if meta.get("format") not in fmt.READABLE_FORMATS:
         raise EngineError(
             "read backup set",
-            f"not a PostgreSQL backup set of format {fmt.FORMAT} (found {meta.get('format')!r})",
+            f"not a PostgreSQL backup set of format {' or '.join(fmt.READABLE_FORMATS)} "
+            f"(found {meta.get('format')!r})",
         )
     selection = options.objects
     whole_selection = selects_whole_database(selection)

@@ -16,6 +16,7 @@ the pipe reader together).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from typing import Any
 
 import blake3
@@ -48,9 +49,12 @@ def table_digest(
     table: str,
     columns: list[str],
     order_by: list[str] | None = None,
-) -> tuple[int, str]:
+    part_rows: list[int] | None = None,
+) -> list[tuple[int, str]]:
     """(rows, BLAKE3 hex) of the table's COPY text as it is now: in physical order (a table
-    loaded by one COPY), or in ``order_by`` key order (a table loaded by several)."""
+    loaded by one COPY), or in ``order_by`` key order (a table loaded by several). For a
+    table backed up in parts, one pair per part: the text is cut after each part's row count
+    (the last part takes the rest)."""
     cols = ", ".join(quote_ident(c) for c in columns)
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
     if order_by and cols:
@@ -64,14 +68,41 @@ def table_digest(
         # nearly sequentially, where a seq scan + sort of a big table would spill to disk.
         argv += ["-c", "SET enable_seqscan = off", "-c", "SET enable_sort = off"]
     argv += ["-c", copy]
-    digest = blake3.blake3()
-    rows = 0
-    for block in stream_stdout(
+    blocks = stream_stdout(
         argv, tool_env(endpoint, database), f"verify table {database}.{schema}.{table}", "psql"
-    ):
-        digest.update(block)
-        rows += block.count(b"\n")
-    return rows, digest.hexdigest()
+    )
+    return digest_parts(blocks, part_rows or [])
+
+
+def digest_parts(blocks: Iterable[bytes], part_rows: list[int]) -> list[tuple[int, str]]:
+    """(rows, BLAKE3 hex) per part of a row stream; parts end after ``part_rows[i]`` rows,
+    the last one at the end of the stream (with no counts: one part, the whole stream).
+    A stream that ends early yields fewer pairs."""
+    out: list[tuple[int, str]] = []
+    digest, rows = blake3.blake3(), 0
+    limits = list(part_rows[:-1])  # the last part runs to the end
+    for block in blocks:
+        start = 0
+        while True:
+            newlines = block.count(b"\n", start)
+            if not limits or newlines < limits[0] - rows:
+                digest.update(memoryview(block)[start:])
+                rows += newlines
+                break
+            cut = _after_newlines(block, start, limits[0] - rows)
+            digest.update(memoryview(block)[start:cut])
+            out.append((limits.pop(0), digest.hexdigest()))
+            digest, rows, start = blake3.blake3(), 0, cut
+    out.append((rows, digest.hexdigest()))
+    return out
+
+
+def _after_newlines(block: bytes, start: int, count: int) -> int:
+    """The offset just past the ``count``-th newline at or after ``start`` (which exists)."""
+    end = start
+    for _ in range(count):
+        end = block.index(b"\n", end) + 1
+    return end
 
 
 def table_rows(endpoint: Endpoint, database: str, schema: str, table: str) -> int:
@@ -93,10 +124,13 @@ def compare_rows(entry: dict[str, Any], rows: int) -> str | None:
     return None
 
 
-def compare(entry: dict[str, Any], rows: int, checksum: str) -> str | None:
-    """A mismatch description, or None when the table matches the backup."""
-    if problem := compare_rows(entry, rows):
+def compare(entry: dict[str, Any], digests: list[tuple[int, str]]) -> str | None:
+    """A mismatch description, or None when the table (each of its parts) matches the backup."""
+    if problem := compare_rows(entry, sum(rows for rows, _ in digests)):
         return problem
-    if checksum != entry["checksum"]:
-        return "content checksum differs from the backup's"
+    parts = entry.get("parts") or [entry]
+    for n, (part, (rows, checksum)) in enumerate(zip(parts, digests, strict=False), 1):
+        if rows != part["rows"] or checksum != part["checksum"] or len(digests) != len(parts):
+            where = f" (part {n} of {len(parts)})" if len(parts) > 1 else ""
+            return f"content checksum differs from the backup's{where}"
     return None
