@@ -198,6 +198,8 @@ def test_a_source_url_naming_a_database_backs_up_that_database_only(
         metadata = ENGINE.backup(source, ObjectSelection.everything(), writer, NullProgress())
         info = writer.commit(metadata)
     assert [d["name"] for d in metadata["databases"]] == [prefix]
+    checked = {i.item: i for i in ENGINE.precheck(source, ObjectSelection.everything())}
+    assert checked["CHECK_OBJECTS"].message.startswith("1 databases"), checked
     target = f"{prefix}_into"
     result = ENGINE.restore(repository.open_backup_set(info.id), SHARED.with_database(target),
                             RestoreOptions(), NullProgress())

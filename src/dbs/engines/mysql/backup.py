@@ -220,11 +220,8 @@ def backup(
     snapshot: Snapshot | None = None
     try:
         server = server_info(control)
-        selected = selected_tables(control, selection)
-        if source.database:
-            # A source URL that names a database backs up that database only (as for
-            # PostgreSQL); the selection then picks within it.
-            selected = {db: ts for db, ts in selected.items() if db == source.database}
+        # A source URL that names a database backs up that database only (as for PostgreSQL).
+        selected = selected_tables(control, selection, source.database)
         if not selected:
             raise EngineError(
                 "select objects",

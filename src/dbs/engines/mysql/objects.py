@@ -59,10 +59,17 @@ def selected_databases(conn: Connection, selection: ObjectSelection) -> list[str
     return out
 
 
-def selected_tables(conn: Connection, selection: ObjectSelection) -> dict[str, list[TableRef]]:
-    """database -> its selected base tables; a database selected as a whole may have none."""
+def selected_tables(
+    conn: Connection, selection: ObjectSelection, only_database: str | None = None
+) -> dict[str, list[TableRef]]:
+    """database -> its selected base tables; a database selected as a whole may have none.
+
+    ``only_database``: the database a source URL names; the selection then picks within it.
+    """
     out: dict[str, list[TableRef]] = {}
     for db in selected_databases(conn, selection):
+        if only_database and db != only_database:
+            continue
         tables = [t for t in list_tables(conn, db) if selection.selects(db, t.name)]
         if tables or selection.selects(db):
             out[db] = tables

@@ -148,7 +148,7 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
         items = [PrecheckItem("CHECK_CONNECTIVITY", "finish", f"connected to {source.display()}")]
         server = server_info(conn)
         items.append(_version_item(server))
-        selected = selected_tables(conn, objects)
+        selected = selected_tables(conn, objects, source.database)
         if selected:
             count = sum(len(t) for t in selected.values())
             items.append(
