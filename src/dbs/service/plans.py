@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dbs.catalog.models import Account, BackupPlan, BackupSet, Job, RestoreTask, utcnow
@@ -334,20 +334,33 @@ def stop_plan(
 def _stop_jobs(session: Session, plan_id: str) -> list[str]:
     """Queued jobs end now (state ``pause``); running ones are asked to stop and end at
     their runner's next progress write."""
-    jobs = session.scalars(
-        select(Job).where(Job.plan_id == plan_id, Job.state.in_(("schedule", "running")))
-    ).all()
-    for job in jobs:
-        if job.state == "running":
-            job.stop_requested = True
-            continue
-        job.state = "pause"
-        job.finished_at = utcnow()
-        job.error_code = "JobStopped"
-        job.error_message = "stopped on request (StopBackupPlan) before it started"
-        for task in session.scalars(select(RestoreTask).where(RestoreTask.job_id == job.id)):
-            task.state = "pause"
-    return [job.id for job in jobs]
+    ids = list(
+        session.scalars(
+            select(Job.id).where(Job.plan_id == plan_id, Job.state.in_(("schedule", "running")))
+        )
+    )
+    for job_id in ids:
+        # Conditional updates: a runner may claim a queued job (schedule -> running) meanwhile.
+        queued = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == "schedule")
+            .values(
+                state="pause",
+                finished_at=utcnow(),
+                error_code="JobStopped",
+                error_message="stopped on request (StopBackupPlan) before it started",
+            )
+        )
+        if queued.rowcount:  # type: ignore[attr-defined]
+            for task in session.scalars(select(RestoreTask).where(RestoreTask.job_id == job_id)):
+                task.state = "pause"
+        else:
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.state == "running")
+                .values(stop_requested=True)
+            )
+    return ids
 
 
 def upgrade_plan(
