@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -128,7 +129,9 @@ def start(
 
     if not json_output:
         console.print("Precheck:", markup=False)
-    with service_as_caller(ctx) as (svc, caller):
+    # The engine checks every item before any is shown; a spinner says it is working.
+    busy = console.status("checking the source …") if not json_output else nullcontext()
+    with service_as_caller(ctx) as (svc, caller), busy:
         plan = plans.start_plan(svc, caller, plan_id, on_item=show)
     if json_output:
         print_json(plan)
