@@ -33,7 +33,7 @@ test: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests testbed benchmarks
 	$(BIN)/mypy
 
 ## make bench: every benchmark (not a test; never gates CI). Installs the peer tools first.

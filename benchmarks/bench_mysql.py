@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.engines.mysql_fixtures import PrivateServer, execute, rows
+from testbed.mariadb import PrivateServer, execute, rows
 
 
 def _run(cmd: str | list[str], **kw: Any) -> float:
@@ -63,12 +63,13 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 
 def child_main(argv: list[str]) -> None:
-    from dbs.engines.base import NullProgress, RestoreOptions
+    from dbs.engines.base import RestoreOptions
     from dbs.engines.endpoint import parse_endpoint
     from dbs.engines.mysql import ENGINE
     from dbs.engines.selection import ObjectSelection
     from dbs.repo import KeySource, Repository
     from dbs.storage.local import LocalStore
+    from dbs.streams import NullProgress
 
     step, url, repo_dir, objects = argv[:4]
     endpoint = parse_endpoint(url)

@@ -104,12 +104,13 @@ def phase(argv: list[str]) -> dict[str, Any]:
 
 
 def run_phase(args: argparse.Namespace) -> None:
-    from dbs.engines.base import NullProgress, RestoreOptions
+    from dbs.engines.base import RestoreOptions
     from dbs.engines.endpoint import parse_endpoint
     from dbs.engines.postgresql import ENGINE
     from dbs.engines.selection import ObjectSelection
     from dbs.repo import KeySource, Repository
     from dbs.storage.local import LocalStore
+    from dbs.streams import NullProgress
 
     kind, database, repo_dir = args.phase
     key = KeySource.keyfile(Path(repo_dir) / "key")

@@ -92,7 +92,7 @@ def main() -> None:
     server = None
     env = dict(os.environ)
     if args.backend == "s3":
-        from tests.s3server import start_s3_server
+        from testbed.s3server import start_s3_server
 
         server = start_s3_server()
         bucket = server.create_bucket()
@@ -112,7 +112,7 @@ def main() -> None:
             peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     finally:
         if server is not None:
-            from tests.s3server import stop_s3_server
+            from testbed.s3server import stop_s3_server
 
             stop_s3_server(server)
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -24,15 +24,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.engines.redis_fixtures import RedisServer
+from testbed.redis_server import RedisServer
 
-from dbs.engines.base import NullProgress, RestoreOptions
+from dbs.engines.base import RestoreOptions
 from dbs.engines.endpoint import parse_endpoint
 from dbs.engines.redis import ENGINE as REDIS
 from dbs.engines.selection import ObjectSelection
 from dbs.engines.sqlite import ENGINE as SQLITE
 from dbs.repo import KeySource, Repository
 from dbs.storage.local import LocalStore
+from dbs.streams import NullProgress
 
 _WRITER = """
 import random, sqlite3, sys

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 
-from tests.s3server import start_s3_server, stop_s3_server
+from testbed.s3server import start_s3_server, stop_s3_server
 
 from dbs.storage.base import ObjectStore
 from dbs.storage.local import LocalStore

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testbed.s3server import S3Server, make_s3_store, start_s3_server, stop_s3_server
 
 from dbs.storage.base import ObjectStore
 from dbs.storage.local import LocalStore
-from tests.s3server import S3Server, make_s3_store, start_s3_server, stop_s3_server
 
 
 @pytest.fixture(scope="session")

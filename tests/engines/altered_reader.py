@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from dbs.engines.base import StreamInfo
+from dbs.streams import StreamInfo
 
 Change = Callable[[Iterator[bytes]], Iterator[bytes]]
 

@@ -48,6 +48,21 @@ class EngineHarness(Protocol):
         """The source with credentials the server refuses (or an unreadable file)."""
         ...
 
+    def make_large_source(self) -> Endpoint:
+        """Like make_source, plus one table (or many keys) of ~16 MB, so that a backup or a
+        restore of it is mid-stream after a few progress reports."""
+        ...
+
+    def sessions(self, endpoint: Endpoint) -> list[str]:
+        """What is still open on the server for ``endpoint`` that an engine could have
+        opened (server sessions on its database, the file's handles in this process)."""
+        ...
+
+    def drop(self, endpoint: Endpoint) -> None:
+        """Remove what ``endpoint`` names, as an operator would right after a stopped job;
+        raises (rather than hangs) when something still holds it."""
+        ...
+
     def cleanup(self) -> None:
         """Drop everything this harness created."""
         ...

@@ -98,6 +98,13 @@ INSERT INTO "Other Schema"."odd ""name""" ("from") SELECT 'line' || E'\\n' || g
 FROM generate_series(1, 50) g;
 '''
 
+# One table big enough (~16 MB of COPY text) that a backup or a restore is mid-stream after
+# a few progress reports (1 MiB blocks).
+LARGE_TABLE = """
+CREATE TABLE public.big (id int PRIMARY KEY, pad text);
+INSERT INTO public.big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 120000) g;
+"""
+
 
 class PostgresHarness:
     """The conformance-suite harness (tests/engines/harness.py) for the PostgreSQL engine."""
@@ -137,6 +144,25 @@ class PostgresHarness:
         return Endpoint(engine="postgresql", host=source.host, port=source.port,
                         user=unique_name("no_such_role"), password="wrong",
                         database=source.database)
+
+    def make_large_source(self) -> Endpoint:
+        name = unique_name("dbs_src")
+        self.created.append(name)
+        return create_database(name, VARIED_DATA + LARGE_TABLE)
+
+    def sessions(self, ep: Endpoint) -> list[str]:
+        with admin() as conn:
+            rows = conn.execute(
+                "SELECT pid, application_name, state, wait_event FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()", (ep.database,)).fetchall()
+        return [" ".join(str(v) for v in row) for row in rows]
+
+    def drop(self, ep: Endpoint) -> None:
+        # No FORCE: a session left open would make it fail, and one stuck writing to a dead
+        # client (ClientWrite) would make it hang; statement_timeout turns a hang into an error.
+        with admin() as conn:
+            conn.execute("SET statement_timeout = '60s'")
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(ep.database)))
 
     def cleanup(self) -> None:
         for name in self.created:

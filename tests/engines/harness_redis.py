@@ -8,14 +8,15 @@ value digest leaves consumer groups out), independently of the engine.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 
 import redis
+from testbed.redis_server import RedisServer
 
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.redis import ENGINE
 from dbs.engines.selection import ObjectSelection
-from tests.engines.redis_fixtures import RedisServer
 
 FUNCTION_LIBRARY = b"#!lua name=dbslib\nredis.register_function('seven', function() return 7 end)"
 
@@ -104,8 +105,32 @@ class RedisHarness:
     def expected_objects(self, source: Endpoint) -> set[str]:
         return {"0", "1", "5"}
 
+    def make_large_source(self) -> Endpoint:
+        source = self.make_source()
+        with redis.Redis(port=source.port, password=source.password) as c:
+            pipe = c.pipeline(transaction=False)
+            for i in range(40_000):  # ~16 MB of values that do not compress
+                pipe.set(f"bulk:{i}", os.urandom(200).hex())
+            pipe.execute()
+        return source
+
     def new_target(self) -> Endpoint:
         return self._server().endpoint()
+
+    def sessions(self, endpoint: Endpoint) -> list[str]:
+        """Every client of the server but this one (a replica left behind shows flag S), and
+        a snapshot child the server still runs for a transfer nobody reads."""
+        with redis.Redis(port=endpoint.port, password=endpoint.password) as c:
+            me = c.client_id()
+            found = [f"{x['id']} flags={x['flags']} cmd={x['cmd']}"
+                     for x in c.client_list() if int(x["id"]) != me]
+            if c.info("persistence")["rdb_bgsave_in_progress"]:
+                found.append("a snapshot child (rdb_bgsave_in_progress)")
+            return found
+
+    def drop(self, endpoint: Endpoint) -> None:
+        with redis.Redis(port=endpoint.port, password=endpoint.password) as c:
+            c.flushall()
 
     def digest(self, endpoint: Endpoint) -> dict[str, str]:
         return redis_digest(endpoint.port, endpoint.password)

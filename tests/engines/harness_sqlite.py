@@ -8,6 +8,7 @@ engine's own digest code.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -45,6 +46,13 @@ CREATE TRIGGER accounts_audit AFTER UPDATE ON accounts
 UPDATE accounts SET balance = balance + 1 WHERE owner = 'bob';
 CREATE VIRTUAL TABLE docs USING fts5(title, body);
 INSERT INTO docs VALUES ('fox', 'the quick brown fox'), ('dog', 'the lazy dog ünïcödé');
+"""
+
+# ~17 MB in one table, so that a backup or a restore of it is mid-stream after a few pieces.
+LARGE_TABLE = """
+CREATE TABLE big (id INTEGER PRIMARY KEY, pad BLOB);
+WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 40000)
+INSERT INTO big SELECT x, randomblob(400) FROM n;
 """
 
 
@@ -116,6 +124,15 @@ class SqliteHarness:
     def expected_objects(self, source: Endpoint) -> set[str]:
         return {"main", "main.kinds", "main.accounts", "main.settings", "main.audit", "main.docs"}
 
+    def make_large_source(self) -> Endpoint:
+        source = self.make_source()
+        conn = sqlite3.connect(source.path, isolation_level=None)
+        try:
+            conn.executescript(LARGE_TABLE)
+        finally:
+            conn.close()
+        return source
+
     def new_target(self) -> Endpoint:
         return parse_endpoint(f"sqlite://{self.root / f'restored_{uuid.uuid4().hex[:8]}.db'}")
 
@@ -130,6 +147,24 @@ class SqliteHarness:
         bogus = self.root / f"not_a_db_{uuid.uuid4().hex[:8]}.db"
         bogus.write_bytes(b"this is a text file, not SQLite\n" * 10)
         return parse_endpoint(f"sqlite://{bogus}")
+
+    def sessions(self, endpoint: Endpoint) -> list[str]:
+        """Handles this process holds on the file, its side files, or the engine's staging
+        and snapshot files."""
+        path = str(Path(endpoint.path).resolve())
+        found = []
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith(path) or ".dbs-restore" in target or "/dbs-sqlite-" in target:
+                found.append(target)
+        return found
+
+    def drop(self, endpoint: Endpoint) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(endpoint.path + suffix).unlink(missing_ok=True)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

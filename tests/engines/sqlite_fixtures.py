@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dbs.engines.base import NullProgress, RestoreOptions, RestoreResult
+from dbs.engines.base import RestoreOptions, RestoreResult
 from dbs.engines.endpoint import Endpoint, parse_endpoint
 from dbs.engines.selection import ObjectSelection
 from dbs.engines.sqlite import ENGINE
+from dbs.streams import NullProgress
 
 
 def endpoint(path: Path) -> Endpoint:

@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testbed.mariadb import PrivateServer, execute, rows
 
-from dbs.engines.base import EngineError, NullProgress, RestoreOptions
+from dbs.engines.base import EngineError, RestoreOptions
 from dbs.engines.endpoint import parse_endpoint
 from dbs.engines.mysql import ENGINE
 from dbs.engines.mysql.connection import connect
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import NullProgress
 from tests.engines.certs import self_signed
-from tests.engines.mysql_fixtures import PrivateServer, execute, rows, table_checksums
+from tests.engines.mysql_fixtures import table_checksums
 
 SOURCE = "shop"
 

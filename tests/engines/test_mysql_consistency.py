@@ -18,22 +18,16 @@ from typing import Any
 
 import pymysql
 import pytest
+from testbed.mariadb import PrivateServer, execute, private_server, rows, sql_connect
 
-from dbs.engines.base import NullProgress, RestoreOptions
+from dbs.engines.base import RestoreOptions
 from dbs.engines.endpoint import Endpoint
-from dbs.engines.mysql import MySQLEngine, snapshot
+from dbs.engines.mysql import snapshot
+from dbs.engines.mysql.engine import MySQLEngine
+from dbs.engines.precheck_items import CHECK_BINLOG, CHECK_BINLOG_FORMAT
 from dbs.engines.selection import ObjectSelection
-from tests.engines.mysql_fixtures import (
-    SHARED,
-    PrivateServer,
-    drop_databases,
-    execute,
-    private_server,
-    rows,
-    sql_connect,
-    table_checksums,
-    unique,
-)
+from dbs.streams import NullProgress
+from tests.engines.mysql_fixtures import SHARED, drop_databases, table_checksums, unique
 
 ACCOUNTS = 500
 START_BALANCE = 1000
@@ -220,8 +214,8 @@ def test_idle_server_needs_no_lock(server: PrivateServer, repository: Any) -> No
 def test_precheck_on_a_binlog_server_passes_binlog_items(server: PrivateServer) -> None:
     _prepare(server.endpoint)
     items = {i.item: i for i in ENGINE.precheck(server.endpoint, ObjectSelection.parse("bank_a"))}
-    assert items["CHECK_BINLOG"].state == "finish"
-    assert items["CHECK_BINLOG_FORMAT"].state == "finish"
+    assert items[CHECK_BINLOG].state == "finish"
+    assert items[CHECK_BINLOG_FORMAT].state == "finish"
     assert all(i.state == "finish" for i in items.values()), items
 
 

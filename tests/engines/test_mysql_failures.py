@@ -8,22 +8,16 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from testbed.mariadb import PrivateServer, execute, private_server, rows
 
-from dbs.engines.base import Boundaries, EngineError, NullProgress, RestoreOptions, StreamInfo
+from dbs.engines.base import EngineError, RestoreOptions
 from dbs.engines.endpoint import Endpoint
-from dbs.engines.mysql import ENGINE, MySQLEngine
+from dbs.engines.mysql import ENGINE
+from dbs.engines.mysql.engine import MySQLEngine
+from dbs.engines.precheck_items import CHECK_CONNECTIVITY, CHECK_PRIVILEGES
 from dbs.engines.selection import ObjectSelection
-from tests.engines.mysql_fixtures import (
-    SHARED,
-    PrivateServer,
-    drop_databases,
-    execute,
-    private_server,
-    q,
-    rows,
-    table_checksums,
-    unique,
-)
+from dbs.streams import Boundaries, NullProgress, StreamInfo
+from tests.engines.mysql_fixtures import SHARED, drop_databases, q, table_checksums, unique
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def test_bad_credentials_fail_precheck_and_backup_without_leaking_the_password(
 ) -> None:
     bad = replace(SHARED.with_database(database), user="dbs_nobody", password="s3cret-pw")
     items = ENGINE.precheck(bad, ObjectSelection.parse(database))
-    assert [i.item for i in items] == ["CHECK_CONNECTIVITY"]
+    assert [i.item for i in items] == [CHECK_CONNECTIVITY]
     assert items[0].state == "failed" and "GRANT" in items[0].fix
     assert "s3cret-pw" not in items[0].message + items[0].fix
     with pytest.raises(EngineError) as caught, repository.begin_backup() as writer:
@@ -86,7 +80,7 @@ def test_missing_privileges_are_named_with_the_grant_that_fixes_them(
     database: str, limited_user: Endpoint
 ) -> None:
     items = {i.item: i for i in ENGINE.precheck(limited_user, ObjectSelection.parse(database))}
-    privileges = items["CHECK_PRIVILEGES"]
+    privileges = items[CHECK_PRIVILEGES]
     assert privileges.state == "failed"
     for missing in ("SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "REPLICATION CLIENT"):
         assert missing in privileges.message

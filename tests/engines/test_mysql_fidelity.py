@@ -10,16 +10,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from testbed.mariadb import rows
 
-from dbs.engines.base import NullProgress, RestoreOptions
+from dbs.engines.base import RestoreOptions
 from dbs.engines.endpoint import Endpoint
-from dbs.engines.mysql import MySQLEngine
+from dbs.engines.mysql.engine import MySQLEngine
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import NullProgress
 from tests.engines.mysql_fixtures import (
     SHARED,
     create_fidelity_database,
     drop_databases,
-    rows,
     schema_fingerprint,
     table_checksums,
     unique,

@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from testbed.mariadb import execute, rows
 
-from dbs.engines.base import EngineError, NullProgress, RestoreOptions
+from dbs.engines.base import EngineError, RestoreOptions
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.mysql import ENGINE
+from dbs.engines.precheck_items import CHECK_BACKUP_OBJECTS
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import NullProgress
 from tests.engines.altered_reader import (
     AlteredReader,
     StoppingProgress,
@@ -20,9 +23,7 @@ from tests.engines.altered_reader import (
 from tests.engines.mysql_fixtures import (
     SHARED,
     drop_databases,
-    execute,
     q,
-    rows,
     schema_fingerprint,
     table_checksums,
     unique,
@@ -199,7 +200,7 @@ def test_a_source_url_naming_a_database_backs_up_that_database_only(
         info = writer.commit(metadata)
     assert [d["name"] for d in metadata["databases"]] == [prefix]
     checked = {i.item: i for i in ENGINE.precheck(source, ObjectSelection.everything())}
-    assert checked["CHECK_OBJECTS"].message.startswith("1 databases"), checked
+    assert checked[CHECK_BACKUP_OBJECTS].message.startswith("1 databases"), checked
     target = f"{prefix}_into"
     result = ENGINE.restore(repository.open_backup_set(info.id), SHARED.with_database(target),
                             RestoreOptions(), NullProgress())

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from dbs.engines.base import Boundaries, EngineError, NullProgress, StreamInfo
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.postgresql import ENGINE
+from dbs.engines.precheck_items import CHECK_CONNECTIVITY, CHECK_PRIVILEGES
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import Boundaries, NullProgress, StreamInfo
 from tests.engines.harness_postgresql import (
     admin,
     create_database,
@@ -85,8 +87,8 @@ def test_precheck_names_missing_privilege_and_fix_then_passes(repository: Any) -
                       database=name)
     try:
         items = {i.item: i for i in ENGINE.precheck(source, ObjectSelection.parse(name))}
-        assert items["CHECK_CONNECTIVITY"].state == "finish"
-        denied = items["CHECK_SELECT_PRIVILEGE"]
+        assert items[CHECK_CONNECTIVITY].state == "finish"
+        denied = items[CHECK_PRIVILEGES]
         assert denied.state == "failed"
         assert f"{name}.app.secrets" in denied.message and f"{name}.public.open" in denied.message
         assert denied.fix == f"GRANT pg_read_all_data TO {role}"
@@ -121,7 +123,7 @@ def test_precheck_wrong_password_names_connectivity_and_fix(password_server: End
     items = ENGINE.precheck(password_server.with_password("wrong"), ObjectSelection.everything())
     assert len(items) == 1
     item = items[0]
-    assert (item.item, item.state) == ("CHECK_CONNECTIVITY", "failed")
+    assert (item.item, item.state) == (CHECK_CONNECTIVITY, "failed")
     assert "password authentication failed" in item.message
     assert "password" in item.fix and "ALTER ROLE postgres PASSWORD" in item.fix
     assert "wrong" not in item.message + item.fix and password_server.password not in item.message

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from dbs.engines.base import EngineError, NullProgress, RestoreOptions
+from dbs.engines.base import EngineError, RestoreOptions
 from dbs.engines.postgresql import ENGINE
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import NullProgress
 from tests.engines.harness_postgresql import (
     admin,
     create_database,

@@ -11,10 +11,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from dbs.engines.base import NullProgress, RestoreOptions
+from dbs.engines.base import RestoreOptions
 from dbs.engines.endpoint import Endpoint, parse_endpoint
 from dbs.engines.postgresql import ENGINE
+from dbs.engines.precheck_items import CHECK_CONNECTIVITY
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import NullProgress
 from tests.engines.certs import self_signed
 from tests.engines.harness_postgresql import unique_name
 from tests.engines.private_postgres import private_postgres
@@ -93,7 +95,7 @@ def test_without_tls_the_server_refuses_and_the_precheck_says_so(
     items = ENGINE.precheck(parse_endpoint(_url(server, "shop", "sslmode=disable")),
                             ObjectSelection.everything())
     failed = [i for i in items if i.state == "failed"]
-    assert [i.item for i in failed] == ["CHECK_CONNECTIVITY"]
+    assert [i.item for i in failed] == [CHECK_CONNECTIVITY]
     assert "no encryption" in failed[0].message, failed[0]
     assert "sslmode=require" in failed[0].fix
     assert server.password not in failed[0].message + failed[0].fix

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from dbs.engines.base import EngineError, NullProgress, RestoreOptions, VerifyLevel
+from dbs.engines.base import EngineError, RestoreOptions, VerifyLevel
 from dbs.engines.postgresql import ENGINE
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import NullProgress
 from tests.engines.altered_reader import AlteredReader, StoppingProgress, replace
 from tests.engines.harness_postgresql import (
     admin,

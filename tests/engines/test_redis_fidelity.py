@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testbed.redis_server import RedisServer, redis_server
 
 from dbs.engines.selection import ObjectSelection
 from tests.engines.harness_redis import FUNCTION_LIBRARY, populate_varied, redis_digest
-from tests.engines.redis_fixtures import RedisServer, back_up, redis_server, restore
+from tests.engines.redis_fixtures import back_up, restore
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testbed.redis_server import RedisServer, redis_server
 
 from tests.engines.harness_redis import populate_varied
-from tests.engines.redis_fixtures import RedisServer, back_up, redis_server, restore
+from tests.engines.redis_fixtures import back_up, restore
 
 
 @pytest.fixture

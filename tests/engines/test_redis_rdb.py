@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testbed.redis_server import RedisServer, redis_server
 
-from dbs.engines.base import NullProgress
 from dbs.engines.redis.rdb import (
     ChunkReader,
     FunctionRecord,
@@ -21,8 +21,8 @@ from dbs.engines.redis.rdb import (
 )
 from dbs.engines.redis.rdb_writer import RdbWriter
 from dbs.engines.redis.replication import pull_rdb
+from dbs.streams import NullProgress
 from tests.engines.harness_redis import FUNCTION_LIBRARY, populate_varied
-from tests.engines.redis_fixtures import RedisServer, redis_server
 
 
 @pytest.fixture

@@ -6,12 +6,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from testbed.ports import free_port
+from testbed.redis_server import RedisServer, redis_server
 
-from dbs.engines.base import EngineError, NullProgress
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import parse_endpoint
+from dbs.engines.precheck_items import CHECK_CONNECTIVITY, CHECK_PRIVILEGES
 from dbs.engines.redis import ENGINE
 from dbs.engines.selection import ObjectSelection
-from tests.engines.redis_fixtures import RedisServer, back_up, free_port, redis_server, restore
+from dbs.streams import NullProgress
+from tests.engines.redis_fixtures import back_up, restore
 
 
 @pytest.fixture
@@ -36,7 +40,7 @@ def _items(endpoint: Any) -> dict[str, Any]:
 
 
 def test_precheck_fails_when_nothing_listens() -> None:
-    item = _items(parse_endpoint(f"redis://127.0.0.1:{free_port()}"))["CHECK_CONNECTIVITY"]
+    item = _items(parse_endpoint(f"redis://127.0.0.1:{free_port()}"))[CHECK_CONNECTIVITY]
     assert item.state == "failed" and "cannot reach" in item.message and item.fix
 
 
@@ -47,7 +51,7 @@ def test_precheck_and_backup_name_a_missing_sync_permission(
         "ACL", "SETUSER", "reader", "on", ">readerpw", "~*", "+@read", "+info", "+ping"
     )
     endpoint = parse_endpoint(f"redis://reader:readerpw@127.0.0.1:{source.port}")
-    item = _items(endpoint)["CHECK_SYNC_PERMISSION"]
+    item = _items(endpoint)[CHECK_PRIVILEGES]
     assert item.state == "failed" and "+psync" in item.fix
     with pytest.raises(EngineError, match="PSYNC"), repository.begin_backup() as writer:
         ENGINE.backup(endpoint, ObjectSelection.everything(), writer, NullProgress())
@@ -59,9 +63,9 @@ def test_a_dedicated_backup_user_with_psync_works(source: RedisServer, repositor
     source.client().execute_command("ACL", "SETUSER", "backup", "on", ">bk", *grant)
     endpoint = parse_endpoint(f"redis://backup:bk@127.0.0.1:{source.port}")
     # Without the right to ask ACL DRYRUN, precheck can only say "probably".
-    assert _items(endpoint)["CHECK_SYNC_PERMISSION"].state == "warning"
+    assert _items(endpoint)[CHECK_PRIVILEGES].state == "warning"
     source.client().execute_command("ACL", "SETUSER", "backup", "+acl|dryrun")
-    assert _items(endpoint)["CHECK_SYNC_PERMISSION"].state == "finish"
+    assert _items(endpoint)[CHECK_PRIVILEGES].state == "finish"
     _, metadata = back_up(repository, endpoint)
     assert metadata["keys_per_db"] == {"0": 4}
 

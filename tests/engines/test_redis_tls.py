@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testbed.ports import free_port
+from testbed.redis_server import RedisServer
 
 from dbs.engines.endpoint import Endpoint, parse_endpoint
 from dbs.engines.redis import ENGINE
 from dbs.engines.selection import ObjectSelection
 from tests.engines.certs import self_signed
 from tests.engines.harness_redis import populate_varied, redis_digest
-from tests.engines.redis_fixtures import RedisServer, back_up, free_port, restore
+from tests.engines.redis_fixtures import back_up, restore
 
 
 @pytest.fixture

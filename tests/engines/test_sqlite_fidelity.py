@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from dbs.engines.base import Boundaries, NullProgress, StreamInfo
 from dbs.engines.selection import ObjectSelection
 from dbs.engines.sqlite import ENGINE
+from dbs.streams import Boundaries, NullProgress, StreamInfo
 from tests.engines.harness_sqlite import make_varied_database, sql_digest
 from tests.engines.sqlite_fixtures import back_up, endpoint, restore
 

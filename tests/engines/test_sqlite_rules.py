@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dbs.engines.base import EngineError
+from dbs.engines.precheck_items import CHECK_BACKUP_OBJECTS, CHECK_INTEGRITY, CHECK_SOURCE_FILE
 from dbs.engines.selection import ObjectSelection
 from dbs.engines.sqlite import ENGINE, connection, snapshot
 from tests.engines.harness_sqlite import make_varied_database, sql_digest
@@ -23,16 +24,16 @@ def _states(path: Path, selection: str | None = None) -> dict[str, Any]:
 
 
 def test_precheck_fails_on_a_missing_file_and_says_what_to_do(tmp_path: Path) -> None:
-    item = _states(tmp_path / "nope.db")["CHECK_SOURCE_FILE"]
+    item = _states(tmp_path / "nope.db")[CHECK_SOURCE_FILE]
     assert item.state == "failed" and "does not exist" in item.message and item.fix
 
 
 def test_precheck_fails_when_the_selection_matches_nothing(tmp_path: Path) -> None:
     source = tmp_path / "app.db"
     make_varied_database(source)
-    item = _states(source, "orders")["CHECK_BACKUP_OBJECTS"]
+    item = _states(source, "orders")[CHECK_BACKUP_OBJECTS]
     assert item.state == "failed" and "main.<table>" in item.fix
-    assert _states(source, "main.acc*")["CHECK_BACKUP_OBJECTS"].state == "finish"
+    assert _states(source, "main.acc*")[CHECK_BACKUP_OBJECTS].state == "finish"
 
 
 def _corrupt_index(path: Path) -> None:
@@ -59,7 +60,7 @@ def test_precheck_warns_about_a_damaged_database_and_backup_records_it(
 ) -> None:
     source = tmp_path / "broken.db"
     _corrupt_index(source)
-    item = _states(source)["CHECK_INTEGRITY"]
+    item = _states(source)[CHECK_INTEGRITY]
     assert item.state == "warning" and "integrity_check" in item.message and item.fix
     set_id, metadata = back_up(repository, source)
     assert metadata["integrity"] != "ok"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from testbed.s3server import S3Server
 
 from dbs.errors import InvalidParameter
 from dbs.storage.factory import open_store
 from dbs.storage.local import LocalStore
 from dbs.storage.s3 import S3Store
-from tests.s3server import S3Server
 
 
 def _s3_config(server: S3Server, bucket: str) -> dict[str, str]:

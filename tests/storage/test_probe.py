@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from testbed.ports import free_port
+from testbed.s3server import S3Server, start_s3_server, stop_s3_server
 
 from dbs.storage.base import ObjectStore
 from dbs.storage.probe import PROBE_PREFIX, ProbeFailed, probe_store
 from dbs.storage.s3 import RetryPolicy, S3Store
-from tests.s3server import S3Server, free_port, start_s3_server, stop_s3_server
 from tests.storage.faulty_proxy import FaultyProxy
 
 FAST_RETRY = RetryPolicy(max_retries=2, init_backoff_s=0.01, max_backoff_s=0.05, retry_timeout_s=20)

@@ -6,12 +6,13 @@ import threading
 import uuid
 
 import pytest
+from testbed.ports import free_port
+from testbed.s3server import S3Server, make_s3_store
 
 from dbs.errors import InvalidParameter
 from dbs.storage.base import ObjectNotFoundError, StorageError
 from dbs.storage.s3 import MIN_PART_SIZE, RetryPolicy, S3Store, uses_virtual_hosting
 from dbs.storage.s3_bucket import ensure_bucket
-from tests.s3server import S3Server, free_port, make_s3_store
 from tests.storage.faulty_proxy import FaultyProxy
 
 MiB = 1 << 20

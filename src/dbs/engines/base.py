@@ -1,8 +1,9 @@
-"""The contract between the service and each database engine.
+"""The contract between the service and each database engine, and the engine vocabulary.
 
 An engine reads a database as byte streams and writes them back. It never
 touches the catalog or storage: a backup hands streams to a `BackupWriter`
-(implemented by the repository), a restore reads them from a `BackupReader`.
+(implemented by the repository), a restore reads them from a `BackupReader`
+(both in `dbs.streams`, which engines and the repository share).
 Every engine package (`engines/postgresql`, `engines/mysql`, `engines/sqlite`,
 `engines/redis`) exposes one object implementing `Engine`, registered in
 `dbs.engines.registry`.
@@ -10,82 +11,13 @@ Every engine package (`engines/postgresql`, `engines/mysql`, `engines/sqlite`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, Protocol
 
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.selection import ObjectSelection
-
-# Where a chunk cut may fall inside a stream, so that an unchanged record
-# deduplicates between backups:
-#   None        anywhere (content-defined only)
-#   bytes       right after this delimiter, e.g. b"\n" after each COPY text row
-#   int         on multiples of this record size, e.g. a 4096-byte database page
-Boundaries = bytes | int | None
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    """What the repository recorded for one stream."""
-
-    name: str
-    size: int
-    checksum: str  # hex BLAKE3 of the plaintext stream
-    chunk_count: int
-
-
-class BackupWriter(Protocol):
-    """Receives a backup set's streams. Thread-safe: engines add streams in parallel."""
-
-    def add_stream(
-        self, name: str, chunks: Iterable[bytes], boundaries: Boundaries = None
-    ) -> StreamInfo:
-        """Consume ``chunks`` (pieces of any size) and store them as stream ``name``."""
-        ...
-
-
-class BackupReader(Protocol):
-    """A committed backup set, read back."""
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        """The engine metadata recorded in the manifest."""
-        ...
-
-    def list_streams(self) -> list[StreamInfo]: ...
-
-    def open_stream(self, name: str) -> Iterator[bytes]:
-        """The stream's bytes in order, verified against its checksum as they are read."""
-        ...
-
-
-class Progress(Protocol):
-    """Where an engine reports long work. Implementations must be thread-safe."""
-
-    def set_total(
-        self, *, bytes_total: int | None = None, items_total: int | None = None
-    ) -> None: ...
-
-    def advance(self, *, bytes_done: int = 0, items_done: int = 0) -> None: ...
-
-    def step(self, message: str) -> None:
-        """One line in the job's log: which step is running now."""
-        ...
-
-
-class NullProgress:
-    """Progress that goes nowhere, for callers that do not show it."""
-
-    def set_total(self, *, bytes_total: int | None = None, items_total: int | None = None) -> None:
-        pass
-
-    def advance(self, *, bytes_done: int = 0, items_done: int = 0) -> None:
-        pass
-
-    def step(self, message: str) -> None:
-        pass
-
+from dbs.streams import BackupReader, BackupWriter, Progress
 
 PrecheckState = Literal["finish", "warning", "failed"]
 
@@ -185,3 +117,68 @@ class Engine(Protocol):
     ) -> RestoreResult:
         """Restore (and verify) what ``reader`` holds into ``target``."""
         ...
+
+
+class BackupFunction(Protocol):
+    """An engine package's ``backup.backup``."""
+
+    def __call__(
+        self,
+        source: Endpoint,
+        objects: ObjectSelection,
+        writer: BackupWriter,
+        progress: Progress,
+        /,
+        *,
+        parallel: int,
+    ) -> dict[str, Any]: ...
+
+
+class EngineBase:
+    """The `Engine` protocol over the functions of one engine package.
+
+    Every package has the same modules (docs/engines/README.md); its ``engine.py`` builds
+    the engine from them, e.g. ``EngineBase("redis", precheck=precheck.precheck, ...)``,
+    or subclasses this where the engine takes options (``split_bytes``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        precheck: Callable[[Endpoint, ObjectSelection], list[PrecheckItem]],
+        list_objects: Callable[[Endpoint], list[DatabaseObject]],
+        backup: BackupFunction,
+        restore: Callable[[BackupReader, Endpoint, RestoreOptions, Progress], RestoreResult],
+    ) -> None:
+        self.name = name
+        self._precheck = precheck
+        self._list_objects = list_objects
+        self._backup = backup
+        self._restore = restore
+
+    def precheck(self, source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
+        return self._precheck(source, objects)
+
+    def list_objects(self, source: Endpoint) -> list[DatabaseObject]:
+        return self._list_objects(source)
+
+    def backup(
+        self,
+        source: Endpoint,
+        objects: ObjectSelection,
+        writer: BackupWriter,
+        progress: Progress,
+        *,
+        parallel: int = 2,
+    ) -> dict[str, Any]:
+        return self._backup(source, objects, writer, progress, parallel=parallel)
+
+    def restore(
+        self,
+        reader: BackupReader,
+        target: Endpoint,
+        options: RestoreOptions,
+        progress: Progress,
+    ) -> RestoreResult:
+        return self._restore(reader, target, options, progress)

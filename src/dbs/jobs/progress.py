@@ -18,7 +18,7 @@ class JobCancelled(Exception):
 
 
 class CatalogProgress:
-    """Implements `dbs.engines.base.Progress`; thread-safe; also the job's cancel flag."""
+    """Implements `dbs.streams.Progress`; thread-safe; also the job's cancel flag."""
 
     def __init__(self, catalog: Catalog, job_id: str) -> None:
         self._catalog = catalog

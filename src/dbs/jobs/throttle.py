@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from dbs.engines.base import BackupWriter, Boundaries, Progress, StreamInfo
+from dbs.streams import BackupWriter, Boundaries, Progress, StreamInfo
 
 
 class RateLimiter:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dbs.engines.base import StreamInfo
 from dbs.repo.crypto import Crypto, IntegrityError
 from dbs.repo.layout import FORMAT_VERSION, set_key
+from dbs.streams import StreamInfo
 
 MANIFEST_FORMAT = "dbs-manifest"
 

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import blake3
 
-from dbs.engines.base import StreamInfo
 from dbs.repo.blobs import BlobDamaged, decode_blob, member, open_group, read_blob, read_range
 from dbs.repo.errors import RepositoryDamaged, StreamNotFound
 from dbs.repo.layout import FLAG_GROUP, ID_SIZE
 from dbs.repo.manifest import BackupSetInfo, Manifest, StreamRecord
 from dbs.repo.pack import BlobLocation
+from dbs.streams import StreamInfo
 
 if TYPE_CHECKING:
     from dbs.repo.repository import Repository

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import blake3
 
-from dbs.engines.base import Boundaries, StreamInfo
 from dbs.errors import InvalidParameter
 from dbs.repo.blobs import choose_payload
 from dbs.repo.chunker import Chunker
@@ -46,6 +45,7 @@ from dbs.repo.layout import (
 from dbs.repo.manifest import BackupSetInfo, Manifest, StreamRecord
 from dbs.repo.packsink import PackSink
 from dbs.storage.base import ObjectExistsError
+from dbs.streams import Boundaries, StreamInfo
 
 if TYPE_CHECKING:
     from dbs.repo.repository import Repository

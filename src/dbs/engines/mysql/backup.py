@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,7 +9,7 @@ from typing import Any
 
 import pymysql
 
-from dbs.engines.base import BackupWriter, EngineError, Progress
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.mysql import format as fmt
 from dbs.engines.mysql import schema
@@ -19,6 +18,7 @@ from dbs.engines.mysql.connection import (
     ServerInfo,
     close_quietly,
     connect,
+    kill_sessions,
     query_rows,
     quote_ident,
     server_info,
@@ -26,8 +26,12 @@ from dbs.engines.mysql.connection import (
 from dbs.engines.mysql.objects import TableRef, selected_tables
 from dbs.engines.mysql.reader import part_lines
 from dbs.engines.mysql.snapshot import Snapshot, open_snapshot
+from dbs.engines.parallel import Workers
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import BackupWriter, Progress, closing_stream
 
+# Target size of one primary-key range stream: a bigger table is read as several.
+DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
 TRANSACTIONAL_ENGINES = frozenset({"innodb", "xtradb", "rocksdb", "tokudb"})
 
 
@@ -111,13 +115,7 @@ def _schema_records(
     return records
 
 
-class _Cancelled(Exception):
-    pass
-
-
-def _rows(
-    conn: Connection, job: PartJob, cancel: threading.Event, progress: Progress
-) -> Iterator[bytes]:
+def _rows(conn: Connection, job: PartJob, progress: Progress) -> Iterator[bytes]:
     """The part's stream bytes, counting rows as they pass (the writer hashes them)."""
     table = job.table
     pieces = part_lines(
@@ -126,8 +124,6 @@ def _rows(
     )  # fmt: skip
     try:
         for buf, rows in pieces:
-            if cancel.is_set():
-                raise _Cancelled
             job.rows += rows
             job.size += len(buf)
             progress.advance(bytes_done=len(buf))
@@ -151,47 +147,34 @@ def _abandon(conn: Connection) -> None:
 
 
 def _run_parts(
-    snapshot: Snapshot, jobs: list[PartJob], writer: BackupWriter, progress: Progress
+    source: Endpoint,
+    snapshot: Snapshot,
+    jobs: list[PartJob],
+    writer: BackupWriter,
+    progress: Progress,
 ) -> None:
     """Each snapshot connection drains the shared job list (largest parts first)."""
     pending = sorted(jobs, key=lambda j: -j.table.ref.data_bytes // len(j.table.parts))
-    lock = threading.Lock()
-    cancel = threading.Event()
-    errors: list[BaseException] = []
+    # A worker blocked in a statement (a long key-range batch) notices no stop: end its
+    # session on the server, so the read fails at once.
+    workers = Workers(
+        "mysql-backup",
+        explain=_explain,
+        interrupt=lambda: kill_sessions(source, snapshot.connections),
+    )
+    watched = workers.watch(progress)
 
-    def worker(conn: Connection) -> None:
-        while not cancel.is_set():
-            with lock:
-                if not pending:
-                    return
-                job = pending.pop(0)
-            try:
-                progress.step(f"{job.table.step} part {job.index + 1}/{len(job.table.parts)}")
-                info = writer.add_stream(
-                    job.stream, _rows(conn, job, cancel, progress), fmt.ROW_END
-                )
-                job.digest = info.checksum  # BLAKE3 of the part's bytes, as the manifest records
-                progress.advance(items_done=1)
-            except _Cancelled:
-                return
-            except BaseException as exc:
-                errors.append(_explain(job, exc))
-                cancel.set()
-                return
+    def copy(conn: Connection, job: PartJob) -> None:
+        watched.step(f"{job.table.step} part {job.index + 1}/{len(job.table.parts)}")
+        with closing_stream(_rows(conn, job, watched)) as rows:  # abandons conn if cut short
+            info = writer.add_stream(job.stream, rows, fmt.ROW_END)
+        job.digest = info.checksum  # BLAKE3 of the part's bytes, as the manifest records
+        watched.advance(items_done=1)
 
-    threads = [
-        threading.Thread(target=worker, args=(c,), name=f"mysql-backup-{i}", daemon=True)
-        for i, c in enumerate(snapshot.connections)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    workers.run(copy, pending, snapshot.connections)
 
 
-def _explain(job: PartJob, exc: BaseException) -> BaseException:
+def _explain(job: PartJob, exc: Exception) -> BaseException:
     if isinstance(exc, EngineError):
         return exc
     if isinstance(exc, pymysql.err.MySQLError):
@@ -214,7 +197,7 @@ def backup(
     progress: Progress,
     *,
     parallel: int,
-    split_bytes: int,
+    split_bytes: int = DEFAULT_SPLIT_BYTES,
 ) -> dict[str, Any]:
     control = connect(source, database="")
     snapshot: Snapshot | None = None
@@ -252,7 +235,7 @@ def backup(
                     f"store the schema of {quote_ident(db)}", f"storing the stream failed: {exc}"
                 ) from exc
             databases.append((db, name, records))
-        _run_parts(snapshot, jobs, writer, progress)
+        _run_parts(source, snapshot, jobs, writer, progress)
         return _metadata(server, snapshot, taken_at, plans, databases)
     finally:
         if snapshot is not None:

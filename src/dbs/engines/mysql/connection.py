@@ -152,3 +152,25 @@ def close_quietly(conn: Connection | None) -> None:
     # Closing a dead connection must not hide the error that killed it.
     with contextlib.suppress(Exception):
         conn.close()
+
+
+def kill_sessions(endpoint: Endpoint, connections: list[Connection]) -> None:
+    """End the server side of ``connections`` (``KILL CONNECTION``, from a new session).
+
+    A thread blocked in a statement on one of them then fails at once instead of running
+    on after its work was given up; the server drops the session's snapshot and locks.
+    An account may always kill its own sessions."""
+    ids = []
+    for conn in connections:
+        with contextlib.suppress(Exception):  # already closed: nothing left to end
+            ids.append(int(conn.thread_id()))
+    if not ids:
+        return
+    killer = connect(endpoint, database="")
+    try:
+        with killer.cursor() as cur:
+            for thread_id in ids:
+                with contextlib.suppress(pymysql.err.MySQLError):  # gone meanwhile
+                    cur.execute("KILL CONNECTION %s", (thread_id,))
+    finally:
+        close_quietly(killer)

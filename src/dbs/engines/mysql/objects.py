@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dbs.engines.base import DatabaseObject
-from dbs.engines.mysql.connection import Connection, query_rows, text
+from dbs.engines.endpoint import Endpoint
+from dbs.engines.mysql.connection import Connection, close_quietly, connect, query_rows, text
 from dbs.engines.selection import ObjectSelection
 
 # Server-owned schemas: never backed up unless named explicitly in an include pattern.
@@ -76,10 +77,15 @@ def selected_tables(
     return out
 
 
-def list_objects(conn: Connection) -> list[DatabaseObject]:
+def list_objects(source: Endpoint) -> list[DatabaseObject]:
+    """Every database (system schemas left out) and its base tables, with size estimates."""
+    conn = connect(source, database="")
+    try:
+        selected = selected_tables(conn, ObjectSelection.everything())
+    finally:
+        close_quietly(conn)
     objects: list[DatabaseObject] = []
-    everything = ObjectSelection.everything()
-    for db, tables in selected_tables(conn, everything).items():
+    for db, tables in selected.items():
         objects.append(
             DatabaseObject(
                 kind="database",

@@ -19,6 +19,15 @@ from dbs.engines.mysql.connection import (
     variable,
 )
 from dbs.engines.mysql.objects import selected_tables
+from dbs.engines.precheck_items import (
+    CHECK_BACKUP_OBJECTS,
+    CHECK_BINLOG,
+    CHECK_BINLOG_FORMAT,
+    CHECK_CONNECTIVITY,
+    CHECK_PRIVILEGES,
+    CHECK_SERVER_VERSION,
+    CHECK_TRANSACTIONAL_ENGINE,
+)
 from dbs.engines.selection import ObjectSelection
 
 # DBS's documented minimum for a backup account. RELOAD (or BACKUP_ADMIN on MySQL) allows
@@ -92,9 +101,11 @@ def _version_item(server: ServerInfo) -> PrecheckItem:
         not server.is_mariadb and server.major >= 8
     )
     if supported:
-        return PrecheckItem("CHECK_VERSION", "finish", f"{server.describe()} ({server.version})")
+        return PrecheckItem(
+            CHECK_SERVER_VERSION, "finish", f"{server.describe()} ({server.version})"
+        )
     return PrecheckItem(
-        "CHECK_VERSION",
+        CHECK_SERVER_VERSION,
         "warning",
         f"{server.describe()} is older than DBS supports (MariaDB 10.x/11.x, MySQL 8.x)",
         "upgrade the server; older versions may work but are untested",
@@ -106,22 +117,22 @@ def _binlog_items(conn: Connection) -> list[PrecheckItem]:
     binlog_format = (variable(conn, "binlog_format") or "").upper()
     items = []
     if log_bin == "ON":
-        items.append(PrecheckItem("CHECK_BINLOG", "finish", "binary log is on"))
+        items.append(PrecheckItem(CHECK_BINLOG, "finish", "binary log is on"))
     else:
         items.append(
             PrecheckItem(
-                "CHECK_BINLOG",
+                CHECK_BINLOG,
                 "warning",
                 "binary log is off: full backups work, point-in-time recovery will not",
                 "start mysqld with log_bin (log-bin = mysql-bin in my.cnf) and restart it",
             )
         )
     if binlog_format == "ROW":
-        items.append(PrecheckItem("CHECK_BINLOG_FORMAT", "finish", "binlog_format=ROW"))
+        items.append(PrecheckItem(CHECK_BINLOG_FORMAT, "finish", "binlog_format=ROW"))
     else:
         items.append(
             PrecheckItem(
-                "CHECK_BINLOG_FORMAT",
+                CHECK_BINLOG_FORMAT,
                 "warning",
                 f"binlog_format={binlog_format or 'unknown'}; log backup will need ROW",
                 "SET GLOBAL binlog_format = 'ROW', and binlog_format = ROW in my.cnf",
@@ -136,7 +147,7 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
     except EngineError as exc:
         return [
             PrecheckItem(
-                "CHECK_CONNECTIVITY",
+                CHECK_CONNECTIVITY,
                 "failed",
                 exc.message,
                 "check host, port, user and password; the account needs: GRANT "
@@ -145,7 +156,7 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
             )
         ]
     try:
-        items = [PrecheckItem("CHECK_CONNECTIVITY", "finish", f"connected to {source.display()}")]
+        items = [PrecheckItem(CHECK_CONNECTIVITY, "finish", f"connected to {source.display()}")]
         server = server_info(conn)
         items.append(_version_item(server))
         selected = selected_tables(conn, objects, source.database)
@@ -153,13 +164,13 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
             count = sum(len(t) for t in selected.values())
             items.append(
                 PrecheckItem(
-                    "CHECK_OBJECTS", "finish", f"{len(selected)} databases, {count} tables"
+                    CHECK_BACKUP_OBJECTS, "finish", f"{len(selected)} databases, {count} tables"
                 )
             )
         else:
             items.append(
                 PrecheckItem(
-                    "CHECK_OBJECTS",
+                    CHECK_BACKUP_OBJECTS,
                     "failed",
                     f"no database or table matches {objects.to_spec() or '*'!r}",
                     "fix the object selection (list the server's objects to see the names)",
@@ -169,14 +180,14 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
         if missing:
             items.append(
                 PrecheckItem(
-                    "CHECK_PRIVILEGES",
+                    CHECK_PRIVILEGES,
                     "failed",
                     "the account lacks " + ", ".join(missing),
                     f"GRANT {', '.join(missing)} ON *.* TO {_current_user(conn)}",
                 )
             )
         else:
-            items.append(PrecheckItem("CHECK_PRIVILEGES", "finish", "all required privileges"))
+            items.append(PrecheckItem(CHECK_PRIVILEGES, "finish", "all required privileges"))
         other = sorted(
             t.dotted
             for ts in selected.values()
@@ -186,7 +197,7 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
         if other:
             items.append(
                 PrecheckItem(
-                    "CHECK_TRANSACTIONAL_ENGINE",
+                    CHECK_TRANSACTIONAL_ENGINE,
                     "warning",
                     "not covered by the consistent snapshot: " + ", ".join(other[:20]),
                     "ALTER TABLE ... ENGINE=InnoDB for tables that change during backups",
@@ -197,7 +208,7 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
     except pymysql.err.MySQLError as exc:
         return [
             PrecheckItem(
-                "CHECK_CONNECTIVITY",
+                CHECK_CONNECTIVITY,
                 "failed",
                 f"the server failed a metadata query: {exc.args[-1]}",
                 "check that the account can read information_schema and SHOW GRANTS",

@@ -4,7 +4,6 @@ routines, triggers and events, then verification against the manifest."""
 from __future__ import annotations
 
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,14 +11,7 @@ from typing import Any
 
 import pymysql
 
-from dbs.engines.base import (
-    BackupReader,
-    EngineError,
-    Progress,
-    RestoreOptions,
-    RestoreResult,
-    raise_after_cleanup,
-)
+from dbs.engines.base import EngineError, RestoreOptions, RestoreResult, raise_after_cleanup
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.mysql import format as fmt
 from dbs.engines.mysql import schema
@@ -27,13 +19,16 @@ from dbs.engines.mysql.connection import (
     Connection,
     close_quietly,
     connect,
+    kill_sessions,
     qualified,
     query_rows,
     quote_ident,
     text,
 )
-from dbs.engines.mysql.loader import load_stream
+from dbs.engines.mysql.load import load_stream
 from dbs.engines.mysql.verify import check_part, columns_of
+from dbs.engines.parallel import Workers
+from dbs.streams import BackupReader, Progress
 
 _POST_DATA_ORDER = ("view", "procedure", "function", "trigger", "event")
 _MAX_NAME = 64
@@ -255,6 +250,7 @@ class _Job:
 
 
 def _in_parallel(
+    workers: Workers[_Job],
     target: Endpoint,
     jobs: list[_Job],
     parallel: int,
@@ -263,39 +259,36 @@ def _in_parallel(
 ) -> None:
     """Run ``work`` over ``jobs`` on ``parallel`` connections; the first failure stops all."""
     pending = sorted(jobs, key=lambda j: -int(j.part.get("bytes", 0)))
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        conn = None
-        try:
-            conn = connect(target, database="", local_infile=True, unbuffered=True)
-            with conn.cursor() as cur:
-                try:
-                    cur.execute(session)
-                except pymysql.err.MySQLError as exc:
-                    raise EngineError("prepare load sessions", _load_hint(exc)) from exc
-            while not errors:
-                with lock:
-                    if not pending:
-                        return
-                    job = pending.pop(0)
-                try:
-                    work(conn, job)
-                except pymysql.err.MySQLError as exc:
-                    raise EngineError(job.step, _load_hint(exc)) from exc
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
+    connections: list[Connection] = []
+    try:
+        for _ in range(max(1, min(parallel, len(pending)))):
+            connections.append(_load_session(target, session))
+        # A LOAD DATA or a read-back runs on the server until it ends: when another part
+        # failed, end the sessions so that it stops now (and holds no table lock).
+        workers.interrupt = lambda: kill_sessions(target, connections)
+        workers.run(work, pending, connections)
+    finally:
+        for conn in connections:
             close_quietly(conn)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, parallel))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+
+def _load_session(target: Endpoint, session: str) -> Connection:
+    conn = connect(target, database="", local_infile=True, unbuffered=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(session)
+    except pymysql.err.MySQLError as exc:
+        close_quietly(conn)
+        raise EngineError("prepare load sessions", _load_hint(exc)) from exc
+    return conn
+
+
+def _explain(job: _Job, exc: Exception) -> BaseException:
+    if not isinstance(exc, pymysql.err.MySQLError):
+        return exc
+    error = EngineError(job.step, _load_hint(exc))
+    error.__cause__ = exc
+    return error
 
 
 def _load_all(
@@ -307,18 +300,20 @@ def _load_all(
     progress: Progress,
 ) -> None:
     """LOAD DATA every part, ``parallel`` at a time, each through its own FIFO."""
+    workers = Workers("mysql-restore", explain=_explain)
+    watched = workers.watch(progress)
     with tempfile.TemporaryDirectory(prefix="dbs-mysql-load-") as fifo_dir:
 
         def load(conn: Connection, job: _Job) -> None:
-            progress.step(job.step)
+            watched.step(job.step)
             statement = fmt.load_statement(
                 job.plan.target, job.table["name"], columns_of(job.table)
             )
             fifo = str(Path(fifo_dir) / job.part["stream"].replace("/", "_"))
-            load_stream(conn, statement, reader.open_stream(job.part["stream"]), fifo)
-            progress.advance(bytes_done=int(job.part.get("bytes", 0)), items_done=1)
+            load_stream(conn, statement, reader.open_stream(job.part["stream"]), fifo, watched)
+            watched.advance(items_done=1)
 
-        _in_parallel(target, jobs, parallel, load, session)
+        _in_parallel(workers, target, jobs, parallel, load, session)
 
 
 def _drop_partial(conn: Connection, plans: list[DatabasePlan]) -> str:
@@ -409,7 +404,9 @@ def restore(
             if problem:
                 mismatches.append(problem)
 
-        _in_parallel(target, jobs, options.parallel, verify)
+        _in_parallel(
+            Workers("mysql-verify", explain=_explain), target, jobs, options.parallel, verify
+        )
     finally:
         close_quietly(control)
     restored: dict[str, str] = {}

@@ -3,6 +3,6 @@
 See docs/engines/postgresql.md.
 """
 
-from dbs.engines.postgresql.engine import ENGINE, PostgresEngine
+from dbs.engines.postgresql.engine import ENGINE
 
-__all__ = ["ENGINE", "PostgresEngine"]
+__all__ = ["ENGINE"]

@@ -11,16 +11,15 @@ after a restore.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Any
 
 import psycopg
 
-from dbs.engines.base import BackupWriter, EngineError, Progress, StreamInfo
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
+from dbs.engines.parallel import Workers
 from dbs.engines.postgresql import format as fmt
 from dbs.engines.postgresql.connection import (
     describe,
@@ -41,6 +40,7 @@ from dbs.engines.postgresql.objects import (
 from dbs.engines.postgresql.snapshot import LOCK_TIMEOUT, DatabaseSnapshot
 from dbs.engines.postgresql.tools import find_tool, stream_stdout
 from dbs.engines.selection import ObjectSelection
+from dbs.streams import BackupWriter, Progress, StreamInfo, closing_stream
 
 LO_PIECE = 1 << 20
 # A table at least this big (pg_total_relation_size) with a one-column integer primary key is
@@ -51,41 +51,43 @@ MAX_PARTS = 8
 KeyRange = tuple[int | None, int | None]  # key >= low and key < high; None: unbounded
 
 
-class _Cancelled(Exception):
-    pass
-
-
 class _Job:
     """Shared state of one database's workers: the first failure stops the others."""
 
     def __init__(self, progress: Progress, ordered: bool) -> None:
-        self.progress = progress
+        self.workers: Workers[Callable[[], Any]] = Workers("postgresql-backup")
+        self.progress = self.workers.watch(progress)
         self.ordered = ordered  # COPY tables in primary-key order (see copy_out_sql)
-        self.cancel = threading.Event()
 
-    def guard(self, blocks: Iterable[bytes], step: str) -> Iterator[bytes]:
-        for block in blocks:
-            if self.cancel.is_set():
-                raise _Cancelled(step)
-            self.progress.advance(bytes_done=len(block))
-            yield block
+    def guard(self, blocks: Iterable[bytes]) -> Iterator[bytes]:
+        """The blocks, reported as they pass (which also stops them once a worker failed)."""
+        with closing_stream(blocks) as pieces:
+            for block in pieces:
+                self.progress.advance(bytes_done=len(block))
+                yield block
 
 
 def _add(
     writer: BackupWriter, name: str, blocks: Iterator[bytes], boundaries: bytes | None, step: str
 ) -> StreamInfo:
-    """Hand a stream to the writer; an EngineError raised inside the stream keeps its step."""
+    """Hand a stream to the writer; an EngineError raised inside the stream keeps its step.
+
+    However the writer ends, the stream is closed before this returns, which ends the tool
+    or the session producing it (`dbs.streams.closing_stream`)."""
     failure: list[BaseException] = []
 
-    def recorded() -> Iterator[bytes]:
+    def recorded(pieces: Iterator[bytes]) -> Iterator[bytes]:
         try:
-            yield from blocks
+            yield from pieces
+        except GeneratorExit:  # closed by us below: not a failure of the stream
+            raise
         except BaseException as exc:
             failure.append(exc)
             raise
 
     try:
-        return writer.add_stream(name, recorded(), boundaries)
+        with closing_stream(blocks) as pieces, closing_stream(recorded(pieces)) as stream:
+            return writer.add_stream(name, stream, boundaries)
     except BaseException as exc:
         if failure:
             raise failure[0] from None
@@ -181,9 +183,11 @@ def _copy_part(
     def measured() -> Iterator[bytes]:
         nonlocal rows
         argv = _psql_copy_argv(snapshot, table, job.ordered, key_range)
-        for block in job.guard(stream_stdout(argv, tool_env(source, database), step), step):
-            rows += block.count(b"\n")
-            yield block
+        copied = job.guard(stream_stdout(argv, tool_env(source, database), step))
+        with closing_stream(copied) as blocks:
+            for block in blocks:
+                rows += block.count(b"\n")
+                yield block
 
     # The stream's checksum is BLAKE3 of these bytes: the table checksum, at no second pass.
     info = _add(writer, name, measured(), b"\n", step)
@@ -260,7 +264,7 @@ def _dump_schema(
     _add(
         writer,
         name,
-        job.guard(stream_stdout(argv, tool_env(source, database), step), step),
+        job.guard(stream_stdout(argv, tool_env(source, database), step)),
         None,
         step,
     )
@@ -301,7 +305,7 @@ def _large_objects(
                 raise EngineError(step, describe(exc)) from None
 
     name = fmt.large_objects_stream(database)
-    _add(writer, name, job.guard(blocks(), step), None, step)
+    _add(writer, name, job.guard(blocks()), None, step)
     return name
 
 
@@ -331,37 +335,6 @@ def _sequence_values(
             }
         )
     return out
-
-
-def _run_parallel(tasks: list[Callable[[], Any]], parallel: int, job: _Job) -> list[Any]:
-    """Run tasks on ``parallel`` threads; on the first failure stop the rest and re-raise it."""
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="dbs-pg") as pool:
-        futures: list[Future[Any]] = [pool.submit(t) for t in tasks]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = [
-            f
-            for f in futures
-            if f.done() and f.exception() is not None and not isinstance(f.exception(), _Cancelled)
-        ]
-        if failed or any(f.exception() is not None for f in done):
-            job.cancel.set()
-            for f in futures:
-                f.cancel()
-            wait(futures)
-            first = next(
-                (
-                    f.exception()
-                    for f in futures
-                    if f.done()
-                    and not f.cancelled()
-                    and f.exception() is not None
-                    and not isinstance(f.exception(), _Cancelled)
-                ),
-                None,
-            )
-            if first is not None:
-                raise first
-        return [f.result() for f in futures]
 
 
 def _scalar(conn: psycopg.Connection[tuple[Any, ...]], query: str) -> Any:
@@ -426,7 +399,7 @@ def backup_database(
             tasks.append(lambda: _large_objects(source, database, name, writer, job))
         first_copy = len(tasks)
         tasks += [partial(_copy_part, source, database, name, t, writer, job, p) for t, p in units]
-        results = _run_parallel(tasks, parallel, job)
+        results = job.workers.run_tasks(tasks, parallel)
     los = results[2] if has_large_objects and complete else None
     entries: list[dict[str, Any]] = []
     for table in tables:
@@ -483,6 +456,7 @@ def backup(
     objects: ObjectSelection,
     writer: BackupWriter,
     progress: Progress,
+    *,
     parallel: int,
     split_bytes: int = DEFAULT_SPLIT_BYTES,
 ) -> dict[str, Any]:

@@ -1,57 +1,28 @@
-"""The PostgreSQL engine object: the `Engine` protocol over this package's modules."""
+"""The PostgreSQL engine object: `EngineBase` over this package's functions."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from dbs.engines.base import (
-    BackupReader,
-    BackupWriter,
-    DatabaseObject,
-    PrecheckItem,
-    Progress,
-    RestoreOptions,
-    RestoreResult,
-)
-from dbs.engines.endpoint import Endpoint
-from dbs.engines.postgresql import backup as backup_mod
-from dbs.engines.postgresql import precheck as precheck_mod
-from dbs.engines.postgresql import restore as restore_mod
-from dbs.engines.postgresql.listing import list_objects
-from dbs.engines.selection import ObjectSelection
+from dbs.engines.base import EngineBase
+from dbs.engines.postgresql.backup import DEFAULT_SPLIT_BYTES, backup
+from dbs.engines.postgresql.objects import list_objects
+from dbs.engines.postgresql.precheck import precheck
+from dbs.engines.postgresql.restore import restore
 
 
-class PostgresEngine:
-    name = "postgresql"
+class PostgresEngine(EngineBase):
+    """``split_bytes``: tables this big are read as several key ranges at once."""
 
-    def __init__(self, split_bytes: int = backup_mod.DEFAULT_SPLIT_BYTES) -> None:
-        self.split_bytes = split_bytes  # tables this big are read as several key ranges
-
-    def precheck(self, source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
-        return precheck_mod.precheck(source, objects)
-
-    def list_objects(self, source: Endpoint) -> list[DatabaseObject]:
-        return list_objects(source)
-
-    def backup(
-        self,
-        source: Endpoint,
-        objects: ObjectSelection,
-        writer: BackupWriter,
-        progress: Progress,
-        *,
-        parallel: int = 2,
-    ) -> dict[str, Any]:
-        return backup_mod.backup(source, objects, writer, progress, parallel, self.split_bytes)
-
-    def restore(
-        self,
-        reader: BackupReader,
-        target: Endpoint,
-        options: RestoreOptions,
-        progress: Progress,
-    ) -> RestoreResult:
-        return restore_mod.restore(reader, target, options, progress)
+    def __init__(self, split_bytes: int = DEFAULT_SPLIT_BYTES) -> None:
+        super().__init__(
+            "postgresql",
+            precheck=precheck,
+            list_objects=list_objects,
+            backup=partial(backup, split_bytes=split_bytes),
+            restore=restore,
+        )
+        self.split_bytes = split_bytes
 
 
 ENGINE = PostgresEngine()

@@ -21,17 +21,19 @@ order either: concurrent inserters hand each other pages through the free space 
 from __future__ import annotations
 
 import queue
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from dbs.engines.base import BackupReader, EngineError, Progress
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
+from dbs.engines.parallel import Workers
 from dbs.engines.postgresql import format as fmt
 from dbs.engines.postgresql.connection import describe, ident, session
+from dbs.streams import BackupReader, Progress, closing_stream
 
 WRITE_BATCH = 1 << 20
 SPLIT_AT_BYTES = 128 << 20  # tables at least this big load over several sessions
@@ -49,12 +51,13 @@ def batched(blocks: Iterable[bytes]) -> Iterator[bytes]:
     """Join the repository's small chunks into ~1 MiB writes: fewer libpq round trips."""
     pending: list[bytes] = []
     size = 0
-    for block in blocks:
-        pending.append(block)
-        size += len(block)
-        if size >= WRITE_BATCH:
-            yield b"".join(pending)
-            pending, size = [], 0
+    with closing_stream(blocks) as pieces:
+        for block in pieces:
+            pending.append(block)
+            size += len(block)
+            if size >= WRITE_BATCH:
+                yield b"".join(pending)
+                pending, size = [], 0
     if pending:
         yield b"".join(pending)
 
@@ -62,12 +65,13 @@ def batched(blocks: Iterable[bytes]) -> Iterator[bytes]:
 def row_batches(blocks: Iterable[bytes]) -> Iterator[bytes]:
     """~1 MiB batches that each end at a row end (a COPY may only receive whole rows)."""
     carry = b""
-    for batch in batched(blocks):
-        data = carry + batch
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield data[:cut]
-        carry = data[cut:]
+    with closing_stream(batched(blocks)) as batches:
+        for batch in batches:
+            data = carry + batch
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut]
+            carry = data[cut:]
     if carry:
         yield carry
 
@@ -141,8 +145,11 @@ def _copy_in(
         with conn.transaction(), conn.cursor() as cur:
             if freeze:
                 cur.execute(sql.SQL("TRUNCATE ONLY {}").format(ident(schema, table)))
-            with cur.copy(_copy_sql(entry, schema, table, freeze)) as copier:
-                for block in batched(table_blocks(reader, entry)):
+            with (
+                cur.copy(_copy_sql(entry, schema, table, freeze)) as copier,
+                closing_stream(batched(table_blocks(reader, entry))) as blocks,
+            ):
+                for block in blocks:
                     sent = True
                     copier.write(block)
                     progress.advance(bytes_done=len(block))
@@ -164,8 +171,11 @@ def _load_split(
     step: str,
 ) -> None:
     queues: list[queue.Queue[bytes]] = [queue.Queue(QUEUE_DEPTH) for _ in range(ways)]
-    errors: list[BaseException] = []
     copy = _copy_sql(entry, schema, table, freeze=False)
+    workers: Workers[Callable[[], None]] = Workers(
+        "postgresql-load", explain=lambda _task, exc: EngineError(step, describe(exc))
+    )
+    watched = workers.watch(progress)
 
     def sink(q: queue.Queue[bytes]) -> None:
         try:
@@ -176,27 +186,20 @@ def _load_split(
             ):
                 while batch := q.get():  # an empty batch ends the stream
                     copier.write(batch)
-                    progress.advance(bytes_done=len(batch))
-        except BaseException as exc:  # reported below; keep draining so the dealer never blocks
-            errors.append(exc)
+                    watched.advance(bytes_done=len(batch))
+        except BaseException:  # keep draining so the dealer never blocks, then report it
             while q.get():
                 pass
+            raise
 
-    threads = [threading.Thread(target=sink, args=(q,), daemon=True) for q in queues]
-    for t in threads:
-        t.start()
-    try:
-        for n, batch in enumerate(row_batches(table_blocks(reader, entry))):
-            if errors:
-                break
-            queues[n % ways].put(batch)
-    finally:
-        for q in queues:
-            q.put(b"")  # ends the session's COPY
-        for t in threads:
-            t.join()
-    if errors:
-        exc = errors[0]
-        if isinstance(exc, EngineError):
-            raise exc
-        raise EngineError(step, describe(exc)) from None
+    def deal() -> None:
+        try:
+            with closing_stream(row_batches(table_blocks(reader, entry))) as batches:
+                for n, batch in enumerate(batches):
+                    workers.check()
+                    queues[n % ways].put(batch)
+        finally:
+            for q in queues:
+                q.put(b"")  # ends the session's COPY
+
+    workers.run_tasks([deal, *(partial(sink, q) for q in queues)], ways + 1)

@@ -17,6 +17,15 @@ from dbs.engines.postgresql.objects import (
     list_databases,
 )
 from dbs.engines.postgresql.tools import find_tool
+from dbs.engines.precheck_items import (
+    CHECK_BACKUP_OBJECTS,
+    CHECK_CLIENT_TOOLS,
+    CHECK_CONNECTIVITY,
+    CHECK_DATABASE_PRIVILEGE,
+    CHECK_PRIVILEGES,
+    CHECK_SERVER_VERSION,
+    CHECK_SNAPSHOT_EXPORT,
+)
 from dbs.engines.selection import ObjectSelection
 
 MIN_VERSION = 120000
@@ -65,7 +74,7 @@ def _client_tools(server_num: int) -> PrecheckItem:
         find_tool("pg_restore")
     except EngineError as exc:
         return PrecheckItem(
-            "CHECK_CLIENT_TOOLS",
+            CHECK_CLIENT_TOOLS,
             "failed",
             exc.message,
             "install postgresql-client of the server's major version or newer",
@@ -75,12 +84,12 @@ def _client_tools(server_num: int) -> PrecheckItem:
     major = int(match.group(1)) if match else 0
     if major < server_num // 10000:
         return PrecheckItem(
-            "CHECK_CLIENT_TOOLS",
+            CHECK_CLIENT_TOOLS,
             "failed",
             f"pg_dump {major} is older than the server ({server_num // 10000})",
             f"install postgresql-client-{server_num // 10000} or newer on the dbs host",
         )
-    return PrecheckItem("CHECK_CLIENT_TOOLS", "finish", f"pg_dump {major}")
+    return PrecheckItem(CHECK_CLIENT_TOOLS, "finish", f"pg_dump {major}")
 
 
 def _privileges(conn: Conn, database: str, objects: ObjectSelection, version: int) -> list[str]:
@@ -121,14 +130,14 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
     except psycopg.Error as exc:
         return [
             PrecheckItem(
-                "CHECK_CONNECTIVITY",
+                CHECK_CONNECTIVITY,
                 "failed",
                 f"cannot connect to {source.display()}: {describe(exc)}",
                 _connect_fix(exc, source),
             )
         ]
     with conn:
-        items.append(PrecheckItem("CHECK_CONNECTIVITY", "finish", source.display()))
+        items.append(PrecheckItem(CHECK_CONNECTIVITY, "finish", source.display()))
         row = conn.execute(
             "SELECT current_setting('server_version'), current_setting('server_version_num')::int,"
             " current_user"
@@ -138,14 +147,14 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
         if version < MIN_VERSION:
             items.append(
                 PrecheckItem(
-                    "CHECK_SERVER_VERSION",
+                    CHECK_SERVER_VERSION,
                     "failed",
                     f"PostgreSQL {version_text} is not supported",
                     "upgrade the server to PostgreSQL 12 or newer",
                 )
             )
             return items
-        items.append(PrecheckItem("CHECK_SERVER_VERSION", "finish", f"PostgreSQL {version_text}"))
+        items.append(PrecheckItem(CHECK_SERVER_VERSION, "finish", f"PostgreSQL {version_text}"))
         items.append(_client_tools(version))
         if source.database:
             databases = [source.database]
@@ -154,16 +163,14 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
         if not databases:
             items.append(
                 PrecheckItem(
-                    "CHECK_BACKUP_OBJECTS",
+                    CHECK_BACKUP_OBJECTS,
                     "failed",
                     f"no database matches {objects.to_spec()!r}",
                     "check the object selection against dbs list-objects",
                 )
             )
             return items
-        items.append(
-            PrecheckItem("CHECK_BACKUP_OBJECTS", "finish", f"{len(databases)} database(s)")
-        )
+        items.append(PrecheckItem(CHECK_BACKUP_OBJECTS, "finish", f"{len(databases)} database(s)"))
     denied: list[str] = []
     unreachable: list[str] = []
     snapshot_error = ""
@@ -181,14 +188,14 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
     if unreachable:
         items.append(
             PrecheckItem(
-                "CHECK_DATABASE_PRIVILEGE",
+                CHECK_DATABASE_PRIVILEGE,
                 "failed",
                 f"cannot connect to {_shorten(unreachable)}",
                 f"GRANT CONNECT ON DATABASE <name> TO {user} (and allow it in pg_hba.conf)",
             )
         )
     else:
-        items.append(PrecheckItem("CHECK_DATABASE_PRIVILEGE", "finish"))
+        items.append(PrecheckItem(CHECK_DATABASE_PRIVILEGE, "finish"))
     if denied:
         fix = (
             f"GRANT pg_read_all_data TO {user}"
@@ -198,16 +205,14 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
             f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA <schema> TO {user}"
         )
         items.append(
-            PrecheckItem(
-                "CHECK_SELECT_PRIVILEGE", "failed", f"{user} cannot read {_shorten(denied)}", fix
-            )
+            PrecheckItem(CHECK_PRIVILEGES, "failed", f"{user} cannot read {_shorten(denied)}", fix)
         )
     else:
-        items.append(PrecheckItem("CHECK_SELECT_PRIVILEGE", "finish"))
+        items.append(PrecheckItem(CHECK_PRIVILEGES, "finish"))
     if snapshot_error:
         items.append(
             PrecheckItem(
-                "CHECK_SNAPSHOT_EXPORT",
+                CHECK_SNAPSHOT_EXPORT,
                 "failed",
                 f"pg_export_snapshot() failed: {snapshot_error}",
                 "connect directly to the server (not through a transaction pooler such as "
@@ -215,5 +220,5 @@ def precheck(source: Endpoint, objects: ObjectSelection) -> list[PrecheckItem]:
             )
         )
     else:
-        items.append(PrecheckItem("CHECK_SNAPSHOT_EXPORT", "finish"))
+        items.append(PrecheckItem(CHECK_SNAPSHOT_EXPORT, "finish"))
     return items

@@ -22,15 +22,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbs.engines.base import (
-    BackupReader,
-    EngineError,
-    Progress,
-    RestoreOptions,
-    RestoreResult,
-    raise_after_cleanup,
-)
+from dbs.engines.base import EngineError, RestoreOptions, RestoreResult, raise_after_cleanup
 from dbs.engines.endpoint import Endpoint
+from dbs.engines.parallel import THREAD_PREFIX, Workers
 from dbs.engines.postgresql import format as fmt
 from dbs.engines.postgresql.connection import MAINTENANCE_DATABASE, describe, ident, session
 from dbs.engines.postgresql.load import NEVER_SPLIT, SPLIT_AT_BYTES, load_table, splittable
@@ -44,6 +38,7 @@ from dbs.engines.postgresql.schema import (
     free_name,
 )
 from dbs.engines.postgresql.verify import compare, compare_rows, table_digest, table_rows
+from dbs.streams import BackupReader, Progress
 
 
 def _save(reader: BackupReader, stream: str, path: Path) -> Path:
@@ -51,12 +46,6 @@ def _save(reader: BackupReader, stream: str, path: Path) -> Path:
         for block in reader.open_stream(stream):
             out.write(block)
     return path
-
-
-def _run_all(tasks: list[Callable[[], Any]], parallel: int) -> list[Any]:
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="dbs-pg") as pool:
-        futures = [pool.submit(t) for t in tasks]
-        return [f.result() for f in futures]
 
 
 def _set_sequences(
@@ -278,7 +267,8 @@ def _restore_database(
         # Each table is verified as soon as it is loaded, while other tables load and the
         # indexes build: on a few cores this hides part of the verification's read-back.
         # A table loaded by several sessions is read back in key order after post-data.
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="dbs-pg-verify") as pool:
+        pool = ThreadPoolExecutor(parallel, f"{THREAD_PREFIX}-postgresql-verify")
+        try:
             checks: list[Future[str | None]] = []
             lock = threading.Lock()
             # Splitting loads a big table faster but forces its content check into a key-order
@@ -288,11 +278,13 @@ def _restore_database(
             default_split = NEVER_SPLIT if content else SPLIT_AT_BYTES
             split_at = int(options.extra.get("split_at_bytes", default_split))
             after_post_data: list[dict[str, Any]] = []
+            loaders: Workers[Callable[[], None]] = Workers("postgresql-restore")
+            watched = loaders.watch(progress)
 
             def load_then_check(t: dict[str, Any]) -> None:
                 name = plan.table_names.get((t["schema"], t["name"]), t["name"])
                 ways = parallel if splittable(t, parallel, split_at) else 1
-                load_table(reader, target, plan.target, t, t["schema"], name, progress, ways)
+                load_table(reader, target, plan.target, t, t["schema"], name, watched, ways)
                 with lock:
                     if not content:
                         checks.append(pool.submit(_count_table, plan, target, t))
@@ -305,7 +297,7 @@ def _restore_database(
             if plan.entry.get("large_objects") and not plan.existing and not plan.reshape:
                 stream = plan.entry["large_objects"]
                 loads.append(partial(_load_large_objects, reader, target, plan.target, stream))
-            _run_all(loads, parallel)
+            loaders.run_tasks(loads, parallel)
             sequences = [
                 s
                 for s in plan.entry["sequences"]
@@ -316,6 +308,11 @@ def _restore_database(
             apply_archive(target, plan.target, post, "post-data", owners=owners, parallel=parallel)
             checks += [pool.submit(_check_table, plan, target, t, True) for t in after_post_data]
             found = [m for m in (f.result() for f in checks) if m]
+        except BaseException:  # the restore failed: no reading back of what is dropped next
+            pool.shutdown(cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown()
     result.restored[plan.source] = plan.target
     for t in plan.tables:
         name = plan.table_names.get((t["schema"], t["name"]), t["name"])

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 from dbs.engines.base import EngineError
+from dbs.streams import closing_stream
 
 BLOCK = 1 << 20
 
@@ -51,6 +52,9 @@ def stream_stdout(
 ) -> Iterator[bytes]:
     """Yield the tool's stdout in blocks; raise EngineError(step) if it exits non-zero.
 
+    Closing the generator before the end (whoever iterates it must, see
+    `dbs.streams.closing_stream`) kills the tool and reaps it: a tool left blocked on a
+    pipe nobody reads would hold its server session (and a snapshot) for good.
     ``tool`` names the tool in that error when argv starts with a wrapper (stdbuf)."""
     proc = subprocess.Popen(
         list(argv),
@@ -59,10 +63,9 @@ def stream_stdout(
         stderr=subprocess.PIPE,
         env=env,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     drain = _Drain(proc.stderr)
     drain.start()
-    finished = False
     try:
         while True:
             block = proc.stdout.read(BLOCK)
@@ -71,14 +74,24 @@ def stream_stdout(
             yield block
         rc = proc.wait()
         drain.join()
-        finished = True
         if rc != 0:
             name = tool or argv[0].rsplit("/", 1)[-1]
             raise EngineError(step, f"{name} failed: {_stderr_text(drain.data)}")
     finally:
-        if not finished and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _end(proc, drain)
+
+
+def _end(proc: subprocess.Popen[bytes], *drains: _Drain) -> None:
+    """Kill the tool if it still runs, reap it, and close our ends of its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for drain in drains:
+        drain.join()  # its pipe hits end-of-file once the tool is gone
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 def feed_stdin(argv: Sequence[str], env: dict[str, str], step: str, blocks: Iterable[bytes]) -> str:
@@ -92,20 +105,17 @@ def feed_stdin(argv: Sequence[str], env: dict[str, str], step: str, blocks: Iter
     err.start()
     try:
         try:
-            for block in blocks:
-                proc.stdin.write(block)
+            with closing_stream(blocks) as pieces:
+                for block in pieces:
+                    proc.stdin.write(block)
         except BrokenPipeError:
             pass  # the tool died; its exit status and stderr say why
         finally:
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.close()
         rc = proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    out.join()
-    err.join()
+    finally:
+        _end(proc, out, err)
     if rc != 0:
         raise EngineError(step, f"{argv[0].rsplit('/', 1)[-1]} failed: {_stderr_text(err.data)}")
     return out.data.decode("utf-8", "replace")

@@ -27,6 +27,7 @@ from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.postgresql.connection import describe, ident, quote_ident, session, tool_env
 from dbs.engines.postgresql.tools import find_tool, stream_stdout
+from dbs.streams import closing_stream
 
 
 def _psql() -> list[str]:
@@ -68,10 +69,9 @@ def table_digest(
         # nearly sequentially, where a seq scan + sort of a big table would spill to disk.
         argv += ["-c", "SET enable_seqscan = off", "-c", "SET enable_sort = off"]
     argv += ["-c", copy]
-    blocks = stream_stdout(
-        argv, tool_env(endpoint, database), f"verify table {database}.{schema}.{table}", "psql"
-    )
-    return digest_parts(blocks, part_rows or [])
+    step = f"verify table {database}.{schema}.{table}"
+    with closing_stream(stream_stdout(argv, tool_env(endpoint, database), step, "psql")) as blocks:
+        return digest_parts(blocks, part_rows or [])
 
 
 def digest_parts(blocks: Iterable[bytes], part_rows: list[int]) -> list[tuple[int, str]]:

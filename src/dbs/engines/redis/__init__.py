@@ -3,8 +3,6 @@
 See docs/engines/redis.md for the stream format, the parser and what is untested.
 """
 
-from dbs.engines.redis.engine import RedisEngine
+from dbs.engines.redis.engine import ENGINE
 
-ENGINE = RedisEngine()
-
-__all__ = ["ENGINE", "RedisEngine"]
+__all__ = ["ENGINE"]

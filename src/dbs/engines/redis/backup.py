@@ -8,17 +8,17 @@ from typing import Any
 
 import redis
 
-from dbs.engines.base import BackupWriter, EngineError, Progress
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
-from dbs.engines.redis.connection import client, db_number
+from dbs.engines.redis.connection import client, db_number, server_facts
 from dbs.engines.redis.format import FORMAT_VERSION, RDB_STREAM
 from dbs.engines.redis.objects import KeyFilter
 from dbs.engines.redis.rdb import ChunkReader, FunctionRecord, KeyRecord, RdbError, RdbParser
 from dbs.engines.redis.rdb_writer import RdbWriter
 from dbs.engines.redis.replication import pull_rdb
-from dbs.engines.redis.server import server_facts
 from dbs.engines.selection import ObjectSelection
 from dbs.errors import DbsError
+from dbs.streams import BackupWriter, Progress
 
 
 class _Tally:
@@ -73,12 +73,18 @@ def _filtered(
     yield writer.finish()
 
 
-def run_backup(
-    source: Endpoint, selection: ObjectSelection, writer: BackupWriter, progress: Progress
+def backup(
+    source: Endpoint,
+    selection: ObjectSelection,
+    writer: BackupWriter,
+    progress: Progress,
+    *,
+    parallel: int = 1,  # one snapshot, one stream
 ) -> dict[str, Any]:
     keep = KeyFilter(selection, db_number(source))
     try:
-        facts = server_facts(client(source))
+        with client(source) as conn:
+            facts = server_facts(conn)
     except redis.RedisError as exc:
         raise EngineError("connect to source", f"{exc}; run precheck") from exc
     progress.step(

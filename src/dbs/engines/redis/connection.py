@@ -1,4 +1,4 @@
-"""Connections to a Redis server named by an endpoint.
+"""Connections to a Redis server named by an endpoint, and what the server says about itself.
 
 Two kinds: a redis-py client for ordinary commands, and a raw socket for the
 replication handshake (redis-py cannot read an RDB payload off the wire).
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -54,6 +56,31 @@ def client(endpoint: Endpoint, db: int | None = None) -> redis.Redis:
         # Fail fast and say why; a backup job is retried as a whole, not per command.
         retry=Retry(NoBackoff(), 0),
         **_tls_kwargs(endpoint),
+    )
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    version: str
+    role: str
+    keyspace: Mapping[str, Mapping[str, int]]
+    info: Mapping[str, Any]
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        major, minor = [*self.version.split("."), "0", "0"][:2]
+        return int(major), int(minor)
+
+
+def server_facts(conn: redis.Redis) -> ServerFacts:
+    """INFO, read once per operation."""
+    info: dict[str, Any] = conn.info("all")
+    keyspace = {k: v for k, v in info.items() if k.startswith("db") and isinstance(v, dict)}
+    return ServerFacts(
+        version=str(info.get("redis_version", "0.0.0")),
+        role=str(info.get("role", "")),
+        keyspace=keyspace,
+        info=info,
     )
 
 

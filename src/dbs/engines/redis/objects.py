@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import redis
+
 from dbs.engines.base import DatabaseObject, EngineError
+from dbs.engines.endpoint import Endpoint
+from dbs.engines.redis.connection import client, server_facts
 from dbs.engines.selection import ObjectSelection
 
 
@@ -28,6 +32,11 @@ def _names_keys(pattern: str) -> bool:
 def key_text(key: bytes) -> str:
     """Keys are bytes; patterns are text. Undecodable bytes match only ``*``/``?``."""
     return key.decode("utf-8", "surrogateescape")
+
+
+def key_label(db: int, key: bytes) -> str:
+    """``<db>.<key>`` for messages, the key cut to 80 characters."""
+    return f"{db}.{key_text(key)[:80]}"
 
 
 @dataclass
@@ -95,3 +104,12 @@ def keyspace_objects(keyspace: Mapping[str, Mapping[str, int]]) -> list[Database
     for name, stats in sorted(keyspace.items(), key=lambda kv: int(kv[0][2:])):
         out.append(DatabaseObject("keyspace", name[2:], rows=int(stats.get("keys", 0))))
     return out
+
+
+def list_objects(source: Endpoint) -> list[DatabaseObject]:
+    """The logical databases that hold keys, with their key counts."""
+    try:
+        with client(source) as conn:
+            return keyspace_objects(server_facts(conn).keyspace)
+    except redis.RedisError as exc:
+        raise EngineError("list objects", f"{exc}; run precheck") from exc

@@ -6,9 +6,17 @@ import redis
 
 from dbs.engines.base import PrecheckItem
 from dbs.engines.endpoint import Endpoint
-from dbs.engines.redis.connection import client
+from dbs.engines.precheck_items import (
+    CHECK_AUTH,
+    CHECK_BACKUP_OBJECTS,
+    CHECK_CONNECTIVITY,
+    CHECK_FORK,
+    CHECK_MEMORY,
+    CHECK_PRIVILEGES,
+    CHECK_SERVER_VERSION,
+)
+from dbs.engines.redis.connection import ServerFacts, client, server_facts
 from dbs.engines.redis.objects import KeyFilter
-from dbs.engines.redis.server import ServerFacts, server_facts
 from dbs.engines.selection import ObjectSelection
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -17,13 +25,14 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 def _connect(source: Endpoint) -> tuple[list[PrecheckItem], ServerFacts | None]:
     where = f"{source.host}:{source.port}"
     try:
-        facts = server_facts(client(source))
+        with client(source) as conn:
+            facts = server_facts(conn)
     except redis.AuthenticationError as exc:
         why = "the server needs a password" if source.password is None else f"{exc}"
         return [
-            PrecheckItem("CHECK_CONNECTIVITY", "finish", f"{where} reachable"),
+            PrecheckItem(CHECK_CONNECTIVITY, "finish", f"{where} reachable"),
             PrecheckItem(
-                "CHECK_AUTH",
+                CHECK_AUTH,
                 "failed",
                 f"the server refused the credentials: {why}",
                 "give the right user and password (redis://user:password@host:port); "
@@ -33,9 +42,9 @@ def _connect(source: Endpoint) -> tuple[list[PrecheckItem], ServerFacts | None]:
     except redis.ResponseError as exc:
         if "NOAUTH" in str(exc) or "NOPERM" in str(exc):
             return [
-                PrecheckItem("CHECK_CONNECTIVITY", "finish", f"{where} reachable"),
+                PrecheckItem(CHECK_CONNECTIVITY, "finish", f"{where} reachable"),
                 PrecheckItem(
-                    "CHECK_AUTH",
+                    CHECK_AUTH,
                     "failed",
                     f"{exc}",
                     "give a password in the source URL, and an account allowed INFO and PSYNC",
@@ -45,44 +54,49 @@ def _connect(source: Endpoint) -> tuple[list[PrecheckItem], ServerFacts | None]:
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         return [
             PrecheckItem(
-                "CHECK_CONNECTIVITY",
+                CHECK_CONNECTIVITY,
                 "failed",
                 f"cannot reach Redis at {where}: {exc}",
                 "check host and port, that redis-server runs, and bind/protected-mode/firewall",
             )
         ], None
     return [
-        PrecheckItem("CHECK_CONNECTIVITY", "finish", f"{where} reachable"),
-        PrecheckItem("CHECK_AUTH", "finish", "authenticated" if source.password else "no AUTH"),
+        PrecheckItem(CHECK_CONNECTIVITY, "finish", f"{where} reachable"),
+        PrecheckItem(CHECK_AUTH, "finish", "authenticated" if source.password else "no AUTH"),
     ], facts
 
 
 def _version_item(facts: ServerFacts) -> PrecheckItem:
     if facts.major_minor >= (7, 0):
-        return PrecheckItem("CHECK_VERSION", "finish", f"Redis {facts.version} (rdb-only sync)")
+        return PrecheckItem(
+            CHECK_SERVER_VERSION, "finish", f"Redis {facts.version} (rdb-only sync)"
+        )
     if facts.major_minor >= (2, 8):
         return PrecheckItem(
-            "CHECK_VERSION",
+            CHECK_SERVER_VERSION,
             "warning",
             f"Redis {facts.version}: no REPLCONF rdb-only, so the server buffers writes for the "
             "backup connection while the snapshot transfers",
             "upgrade to Redis 7, or raise client-output-buffer-limit replica for large datasets",
         )
     return PrecheckItem(
-        "CHECK_VERSION", "failed", f"Redis {facts.version} has no PSYNC", "upgrade Redis"
+        CHECK_SERVER_VERSION, "failed", f"Redis {facts.version} has no PSYNC", "upgrade Redis"
     )
 
 
 def _sync_permission_item(source: Endpoint) -> PrecheckItem:
+    with client(source) as conn:
+        return _sync_permission(conn, source.user or "default")
+
+
+def _sync_permission(conn: redis.Redis, user: str) -> PrecheckItem:
     """ACL DRYRUN answers exactly; without the right to ask, probe REPLCONF (same ACL class)."""
-    conn = client(source)
-    user = source.user or "default"
     try:
         verdict = conn.execute_command("ACL", "DRYRUN", user, "PSYNC", "?", "-1")  # type: ignore[no-untyped-call]
         if verdict in (b"OK", "OK", True):
-            return PrecheckItem("CHECK_SYNC_PERMISSION", "finish", f"user {user} may run PSYNC")
+            return PrecheckItem(CHECK_PRIVILEGES, "finish", f"user {user} may run PSYNC")
         return PrecheckItem(
-            "CHECK_SYNC_PERMISSION",
+            CHECK_PRIVILEGES,
             "failed",
             f"user {user} may not run PSYNC: {verdict!r}",
             f"ACL SETUSER {user} +psync +replconf +info +ping",
@@ -93,13 +107,13 @@ def _sync_permission_item(source: Endpoint) -> PrecheckItem:
         conn.execute_command("REPLCONF", "capa", "eof")  # type: ignore[no-untyped-call]
     except redis.ResponseError as exc:
         return PrecheckItem(
-            "CHECK_SYNC_PERMISSION",
+            CHECK_PRIVILEGES,
             "failed",
             f"user {user} may not run REPLCONF: {exc}",
             f"ACL SETUSER {user} +psync +replconf +info +ping",
         )
     return PrecheckItem(
-        "CHECK_SYNC_PERMISSION",
+        CHECK_PRIVILEGES,
         "warning",
         "REPLCONF is allowed; PSYNC could not be checked without the ACL command",
         f"make sure user {user} may run PSYNC (ACL SETUSER {user} +psync)",
@@ -115,7 +129,7 @@ def _memory_items(source: Endpoint, facts: ServerFacts) -> list[PrecheckItem]:
     if total and used > total // 2:
         items.append(
             PrecheckItem(
-                "CHECK_MEMORY",
+                CHECK_MEMORY,
                 "warning",
                 f"Redis uses {used} of {total} bytes of system memory; the fork for the snapshot "
                 "may need up to as much again under heavy writes",
@@ -123,7 +137,7 @@ def _memory_items(source: Endpoint, facts: ServerFacts) -> list[PrecheckItem]:
             )
         )
     else:
-        items.append(PrecheckItem("CHECK_MEMORY", "finish", f"used_memory {used} bytes"))
+        items.append(PrecheckItem(CHECK_MEMORY, "finish", f"used_memory {used} bytes"))
     if source.host in _LOCAL_HOSTS:
         try:
             with open("/proc/sys/vm/overcommit_memory") as f:
@@ -133,7 +147,7 @@ def _memory_items(source: Endpoint, facts: ServerFacts) -> list[PrecheckItem]:
         if overcommit == "0":
             items.append(
                 PrecheckItem(
-                    "CHECK_FORK",
+                    CHECK_FORK,
                     "warning",
                     "vm.overcommit_memory is 0: the fork for the snapshot can fail on a busy host",
                     "sysctl vm.overcommit_memory=1 (what Redis itself recommends)",
@@ -142,7 +156,7 @@ def _memory_items(source: Endpoint, facts: ServerFacts) -> list[PrecheckItem]:
     if info.get("rdb_last_bgsave_status") == "err":
         items.append(
             PrecheckItem(
-                "CHECK_FORK",
+                CHECK_FORK,
                 "warning",
                 "the server's last background save failed (rdb_last_bgsave_status:err)",
                 "read the Redis log: usually the fork failed for lack of memory",
@@ -151,7 +165,7 @@ def _memory_items(source: Endpoint, facts: ServerFacts) -> list[PrecheckItem]:
     return items
 
 
-def run_precheck(source: Endpoint, selection: ObjectSelection) -> list[PrecheckItem]:
+def precheck(source: Endpoint, selection: ObjectSelection) -> list[PrecheckItem]:
     items, facts = _connect(source)
     if facts is None:
         return items
@@ -162,13 +176,11 @@ def run_precheck(source: Endpoint, selection: ObjectSelection) -> list[PrecheckI
     dbs = [int(name[2:]) for name in facts.keyspace]
     chosen = [db for db in dbs if keep.wants_db(db) is not False]
     if chosen:
-        items.append(
-            PrecheckItem("CHECK_BACKUP_OBJECTS", "finish", f"databases {chosen} hold keys")
-        )
+        items.append(PrecheckItem(CHECK_BACKUP_OBJECTS, "finish", f"databases {chosen} hold keys"))
     else:
         items.append(
             PrecheckItem(
-                "CHECK_BACKUP_OBJECTS",
+                CHECK_BACKUP_OBJECTS,
                 "warning",
                 f"no selected database holds keys (databases with keys: {dbs})"
                 if dbs

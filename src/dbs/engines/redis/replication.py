@@ -11,14 +11,15 @@ diskless, delimited (``$EOF:<40-byte mark>\\r\\n<bytes><mark>``).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import redis
 
-from dbs.engines.base import EngineError, Progress
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.redis.connection import RawConnection
+from dbs.streams import Progress
 
 _MARK_LEN = 40
 
@@ -55,7 +56,7 @@ def _handshake(conn: RawConnection) -> tuple[SyncInfo, bytes]:
         return info, conn.read_line()
 
 
-def _sized(conn: RawConnection, size: int, progress: Progress) -> Iterator[bytes]:
+def _sized(conn: RawConnection, size: int, progress: Progress) -> Generator[bytes, None, None]:
     left = size
     while left > 0:
         data = conn.read_some()
@@ -66,7 +67,9 @@ def _sized(conn: RawConnection, size: int, progress: Progress) -> Iterator[bytes
         yield data
 
 
-def _until_mark(conn: RawConnection, mark: bytes, progress: Progress) -> Iterator[bytes]:
+def _until_mark(
+    conn: RawConnection, mark: bytes, progress: Progress
+) -> Generator[bytes, None, None]:
     tail = b""
     while True:
         data = tail + conn.read_some()
@@ -83,13 +86,8 @@ def _until_mark(conn: RawConnection, mark: bytes, progress: Progress) -> Iterato
             yield data[:cut]
 
 
-def pull_rdb(
-    endpoint: Endpoint, progress: Progress
-) -> tuple[SyncInfo, Generator[bytes, None, None]]:
-    """Start a full sync; return where it stands and the RDB bytes as an iterator.
-
-    The iterator closes the connection when exhausted or closed.
-    """
+def pull_rdb(endpoint: Endpoint, progress: Progress) -> tuple[SyncInfo, RdbBody]:
+    """Start a full sync; return where it stands and the RDB bytes (close them when done)."""
     try:
         conn = RawConnection(endpoint)
     except (OSError, redis.ResponseError) as exc:
@@ -122,10 +120,31 @@ def pull_rdb(
         conn.close()
         raise EngineError("read snapshot", f"unexpected reply {header[:60]!r}")
 
-    def closing() -> Generator[bytes, None, None]:
-        try:
-            yield from body
-        finally:
-            conn.close()
+    return info, RdbBody(conn, body)
 
-    return info, closing()
+
+class RdbBody:
+    """The RDB bytes of a transfer, read off its connection as they are iterated.
+
+    ``close()`` ends the transfer and closes the connection, whether or not iteration
+    began (a generator closed before its first step would run none of its cleanup); the
+    end of the bytes, or an error reading them, closes it too. The master then drops us
+    as a replica and, for a diskless transfer, kills the child it forked for us."""
+
+    def __init__(self, conn: RawConnection, blocks: Generator[bytes, None, None]) -> None:
+        self._conn = conn
+        self._blocks = blocks
+
+    def __iter__(self) -> RdbBody:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._blocks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._blocks.close()
+        self._conn.close()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbs.engines.base import BackupReader, EngineError, Progress, RestoreOptions, RestoreResult
+from dbs.engines.base import EngineError, RestoreOptions, RestoreResult
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.redis.connection import db_number
 from dbs.engines.redis.format import FORMAT_VERSION
 from dbs.engines.redis.objects import KeyFilter, database_map
 from dbs.engines.redis.restore_file import restore_to_file
 from dbs.engines.redis.restore_live import LiveRestore
+from dbs.streams import BackupReader, Progress
 
 
-def run_restore(
+def restore(
     reader: BackupReader, target: Endpoint, options: RestoreOptions, progress: Progress
 ) -> RestoreResult:
     metadata = reader.metadata

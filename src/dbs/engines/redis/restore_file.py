@@ -16,11 +16,13 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from dbs.engines.base import BackupReader, EngineError, Progress, RestoreResult
+from dbs.engines.base import EngineError, RestoreResult
 from dbs.engines.redis.format import RDB_STREAM
 from dbs.engines.redis.objects import KeyFilter
-from dbs.engines.redis.rdb import ChunkReader, FunctionRecord, KeyRecord, RdbParser
+from dbs.engines.redis.rdb import ChunkReader, KeyRecord, RdbParser
 from dbs.engines.redis.rdb_writer import RdbWriter
+from dbs.engines.redis.verify import rdb_file_mismatches
+from dbs.streams import BackupReader, Progress
 
 
 def _free_name(path: Path) -> Path:
@@ -47,18 +49,6 @@ def _rebuilt(
             continue  # function libraries are instance-wide: only with everything
         yield from writer.add(record)
     yield (writer or RdbWriter(parser.version, parser.aux)).finish()
-
-
-def _count(path: Path) -> tuple[Counter[int], bool | None]:
-    with path.open("rb") as f:
-        parser = RdbParser(ChunkReader(iter(lambda: f.read(1 << 20), b"")))
-        counts: Counter[int] = Counter()
-        for record in parser.records():
-            if isinstance(record, KeyRecord):
-                counts[record.db] += 1
-            elif isinstance(record, FunctionRecord):
-                pass
-        return counts, parser.checksum_ok
 
 
 def restore_to_file(
@@ -103,12 +93,7 @@ def restore_to_file(
             f.flush()
             os.fsync(f.fileno())
         progress.step(f"verify {path.name}: parse it back, CRC64 and key counts")
-        counts, checksum_ok = _count(staged)
-        mismatches = []
-        if checksum_ok is False:
-            mismatches.append("the written RDB's CRC64 does not match")
-        if counts != expected:
-            mismatches.append(f"keys per db {dict(counts)}, expected {dict(expected)}")
+        mismatches = rdb_file_mismatches(staged, expected)
         os.replace(staged, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

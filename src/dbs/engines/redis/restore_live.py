@@ -4,42 +4,27 @@ Each key's DUMP payload is rebuilt from the RDB (type + serialized value +
 RDB version + CRC64), so values keep their exact encoding, and TTLs are given
 as the absolute expiry times the snapshot recorded (keys already past theirs
 are not restored at all). After every batch the same keys are read back
-(``TYPE``, ``PEXPIRETIME``) and compared with the snapshot.
+(``TYPE``, ``PEXPIRETIME``) and compared with the snapshot (verify.py).
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import redis
 
-from dbs.engines.base import BackupReader, EngineError, Progress, RestoreResult
+from dbs.engines.base import EngineError, RestoreResult
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.redis.connection import RawConnection, client, encode_command
 from dbs.engines.redis.format import PIPELINE_BATCH, PIPELINE_BYTES, RDB_STREAM
-from dbs.engines.redis.objects import KeyFilter, key_text
-from dbs.engines.redis.rdb import (
-    MODULE_TYPE,
-    TYPE_NAMES,
-    ChunkReader,
-    FunctionRecord,
-    KeyRecord,
-    RdbParser,
-    dump_payload,
-)
+from dbs.engines.redis.objects import KeyFilter, key_label
+from dbs.engines.redis.rdb import ChunkReader, FunctionRecord, KeyRecord, RdbParser, dump_payload
+from dbs.engines.redis.verify import now_ms, readback_commands, readback_mismatches
+from dbs.streams import BackupReader, Progress
 
 _MAX_REPORTED = 20
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _label(db: int, key: bytes) -> str:
-    return f"{db}.{key_text(key)[:80]}"
 
 
 @dataclass
@@ -73,7 +58,7 @@ def _batches(
     """(source db, keys) in pipeline-sized batches; expired keys counted and dropped."""
     batch: list[KeyRecord] = []
     batch_bytes = 0
-    now = _now_ms()
+    now = now_ms()
     for _parser, record in selected_records(reader, keep):
         if isinstance(record, FunctionRecord):
             functions.append(record)
@@ -145,7 +130,7 @@ class LiveRestore:
                 pipe.exists(record.key)
             replies = pipe.execute()
             found += [
-                _label(self.db_map[db], r.key) for r, n in zip(batch, replies, strict=True) if n
+                key_label(self.db_map[db], r.key) for r, n in zip(batch, replies, strict=True) if n
             ]
             if len(found) >= 5:
                 break
@@ -192,28 +177,14 @@ class LiveRestore:
                     f"; the backup's RDB version {self.rdb_version} is newer than the target "
                     "server accepts: restore into the same or a newer Redis, or use --rdb-file"
                 )
-            raise EngineError(f"restore key {_label(db, record.key)}", text + hint)
+            raise EngineError(f"restore key {key_label(db, record.key)}", text + hint)
         out.restored[self.db_map[db]] += len(written)
         return written
 
     def _verify(self, db: int, written: list[KeyRecord], out: _Outcome) -> None:
-        commands: list[bytes] = []
-        for record in written:
-            commands.append(encode_command(b"TYPE", record.key))
-            commands.append(encode_command(b"PEXPIRETIME", record.key))
-        replies = self.raw(self.db_map[db]).pipeline(commands)
-        now = _now_ms()
-        for i, record in enumerate(written):
-            kind, expire = replies[2 * i], replies[2 * i + 1]
-            label = _label(self.db_map[db], record.key)
-            if record.expire_ms is not None and record.expire_ms <= now:
-                continue  # expired since it was written: nothing left to compare
-            expected = TYPE_NAMES.get(record.type)
-            if record.type != MODULE_TYPE and kind != b"+%s" % (expected or "").encode():
-                out.mismatch(f"{label}: type {kind!r}, snapshot had {expected}")
-            want_expire = -1 if record.expire_ms is None else record.expire_ms
-            if expire != b":%d" % want_expire:
-                out.mismatch(f"{label}: expires at {expire!r}, snapshot had {want_expire}")
+        replies = self.raw(self.db_map[db]).pipeline(readback_commands(written))
+        for problem in readback_mismatches(self.db_map[db], written, replies):
+            out.mismatch(problem)
 
     def _functions(self, functions: list[FunctionRecord], out: _Outcome) -> None:
         if not functions:

@@ -3,8 +3,6 @@
 See docs/engines/sqlite.md for the stream format and the consistency argument.
 """
 
-from dbs.engines.sqlite.engine import SqliteEngine
+from dbs.engines.sqlite.engine import ENGINE
 
-ENGINE = SqliteEngine()
-
-__all__ = ["ENGINE", "SqliteEngine"]
+__all__ = ["ENGINE"]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dbs.engines.base import BackupWriter, EngineError, Progress
+from dbs.engines.base import EngineError
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.selection import ObjectSelection
 from dbs.engines.sqlite import snapshot as snapshot_module
@@ -22,6 +22,7 @@ from dbs.engines.sqlite.snapshot import (
 )
 from dbs.engines.sqlite.verify import integrity_problems, table_digest
 from dbs.errors import DbsError
+from dbs.streams import BackupWriter, Progress, closing_stream
 
 
 def read_pieces(path: Path, progress: Progress) -> Iterator[bytes]:
@@ -43,8 +44,13 @@ def describe_objects(conn: sqlite3.Connection, kept: list[SchemaObject]) -> list
     return described
 
 
-def run_backup(
-    source: Endpoint, selection: ObjectSelection, writer: BackupWriter, progress: Progress
+def backup(
+    source: Endpoint,
+    selection: ObjectSelection,
+    writer: BackupWriter,
+    progress: Progress,
+    *,
+    parallel: int = 1,  # one file, one stream: nothing to parallelise
 ) -> dict[str, Any]:
     path = endpoint_path(source, "open source")
     if not path.is_file() or not has_sqlite_header(path):
@@ -102,9 +108,8 @@ def run_backup(
         progress.set_total(bytes_total=size)
         progress.step(f"store {size} bytes as stream {DATABASE_STREAM}")
         try:
-            info = writer.add_stream(
-                DATABASE_STREAM, read_pieces(snapshot, progress), metadata["page_size"]
-            )
+            with closing_stream(read_pieces(snapshot, progress)) as pieces:
+                info = writer.add_stream(DATABASE_STREAM, pieces, metadata["page_size"])
         except (EngineError, DbsError):
             raise
         except Exception as exc:

@@ -6,7 +6,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
+from dbs.engines.base import DatabaseObject, EngineError
+from dbs.engines.endpoint import Endpoint
 from dbs.engines.selection import ObjectSelection
+from dbs.engines.sqlite.connection import connect, endpoint_path, has_sqlite_header
 from dbs.engines.sqlite.format import SCHEMA_NAME
 
 
@@ -55,3 +58,23 @@ def is_selected(obj: SchemaObject, selection: ObjectSelection) -> bool:
 def count_rows(conn: sqlite3.Connection, obj: SchemaObject) -> int:
     row = conn.execute(f"SELECT count(*) FROM main.{quote_name(obj.name)}").fetchone()
     return int(row[0])
+
+
+def list_objects(source: Endpoint) -> list[DatabaseObject]:
+    """The database (its size with the -wal) and every table with its row count."""
+    path = endpoint_path(source, "list objects")
+    if not path.is_file() or not has_sqlite_header(path):
+        raise EngineError("list objects", f"{path} is not a SQLite database file")
+    try:
+        conn = connect(path, readonly=True)
+        try:
+            tables = [o for o in schema_objects(conn) if o.has_rows]
+            wal = path.with_name(path.name + "-wal")
+            size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+            listed = [DatabaseObject("database", SCHEMA_NAME, size_bytes=size)]
+            listed += [DatabaseObject("table", t.dotted, rows=count_rows(conn, t)) for t in tables]
+            return listed
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise EngineError("list objects", f"SQLite cannot read {path}: {exc}") from exc

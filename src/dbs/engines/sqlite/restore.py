@@ -15,13 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dbs.engines.base import (
-    BackupReader,
-    EngineError,
-    Progress,
-    RestoreOptions,
-    RestoreResult,
-)
+from dbs.engines.base import EngineError, RestoreOptions, RestoreResult
 from dbs.engines.endpoint import Endpoint
 from dbs.engines.sqlite.connection import connect, endpoint_path
 from dbs.engines.sqlite.format import DATABASE_STREAM, FORMAT_VERSION, SCHEMA_NAME
@@ -29,6 +23,7 @@ from dbs.engines.sqlite.holders import processes_holding
 from dbs.engines.sqlite.objects import SchemaObject
 from dbs.engines.sqlite.snapshot import copy_into_live, narrow_to
 from dbs.engines.sqlite.verify import integrity_problems, table_digest
+from dbs.streams import BackupReader, Progress, closing_stream
 
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -85,8 +80,8 @@ def choose_target(
 
 
 def _write_stream(reader: BackupReader, path: Path, progress: Progress) -> None:
-    with path.open("wb") as f:
-        for piece in reader.open_stream(DATABASE_STREAM):
+    with path.open("wb") as f, closing_stream(reader.open_stream(DATABASE_STREAM)) as pieces:
+        for piece in pieces:
             f.write(piece)
             progress.advance(bytes_done=len(piece))
         f.flush()
@@ -139,7 +134,7 @@ def _overwrite(staged: Path, final: Path) -> None:
         ) from exc
 
 
-def run_restore(
+def restore(
     reader: BackupReader, target: Endpoint, options: RestoreOptions, progress: Progress
 ) -> RestoreResult:
     metadata = reader.metadata

@@ -1,4 +1,4 @@
-"""A real S3-compatible server for the tests: ``moto_server`` on a free loopback port.
+"""A real S3-compatible server for tests and benchmarks: ``moto_server`` on a loopback port.
 
 The server runs as a subprocess so that the S3 backend talks to it over real
 HTTP, exactly as it would talk to AWS, OSS or MinIO. After start-up the helper
@@ -10,7 +10,6 @@ SigV4 signature from that key: tests of bad credentials meet a real refusal.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import boto3
 
 from dbs.storage.s3 import MIN_PART_SIZE, S3Store
+from testbed.ports import free_port
 
 REGION = "us-east-1"
 _START_TIMEOUT_S = 60.0
@@ -88,17 +88,12 @@ def make_s3_store(server: S3Server, bucket: str, prefix: str = "") -> S3Store:
     )
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+_ROOT = Path(__file__).resolve().parents[1]  # where ``testbed`` can be imported from
 
 
 def _moto_server_command(port: int) -> list[str]:
-    # This file run as a script is moto_server with atomic conditional puts (see below).
-    return [sys.executable, str(Path(__file__).resolve()), "-H", "127.0.0.1", "-p", str(port)]
+    # This module run as a program is moto_server with atomic conditional puts (see below).
+    return [sys.executable, "-m", "testbed.s3server", "-H", "127.0.0.1", "-p", str(port)]
 
 
 def _die_with_parent() -> None:
@@ -157,7 +152,8 @@ def start_s3_server(*, authenticate: bool = True) -> S3Server:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = Path(tempfile.mkstemp(prefix="moto-server-", suffix=".log")[1])
-    env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
+    path = os.pathsep.join(p for p in (str(_ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true", "PYTHONPATH": path}
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
             _moto_server_command(port),
