@@ -19,6 +19,7 @@ import pymysql
 
 from dbs.engines.endpoint import Endpoint
 from testbed.ports import free_port
+from testbed.process import stop_process
 
 
 def sql_connect(endpoint: Endpoint, database: str | None = None) -> Any:
@@ -94,13 +95,8 @@ class PrivateServer:
         raise RuntimeError("private mariadbd did not start in 60 s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -15,6 +15,7 @@ import redis
 
 from dbs.engines.endpoint import Endpoint, parse_endpoint
 from testbed.ports import free_port
+from testbed.process import stop_process
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -68,13 +69,7 @@ class RedisServer:
         return parse_endpoint(f"redis://{auth}127.0.0.1:{self.port}{suffix}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if self.owns_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -24,6 +24,7 @@ import boto3
 
 from dbs.storage.s3 import MIN_PART_SIZE, S3Store
 from testbed.ports import free_port
+from testbed.process import stop_process
 
 REGION = "us-east-1"
 _START_TIMEOUT_S = 60.0
@@ -178,13 +179,7 @@ def start_s3_server(*, authenticate: bool = True) -> S3Server:
 
 
 def stop_s3_server_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    stop_process(process, timeout=10)
 
 
 def stop_s3_server(server: S3Server) -> None:

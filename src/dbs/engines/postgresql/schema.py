@@ -177,7 +177,6 @@ class ScratchSchema:
     ) -> dict[str, str]:
         """Rename a table and its indexes and owned sequences; return old -> new sequence names."""
         step = f"rename restored table {schema}.{table}"
-        seq_names: dict[str, str] = {}
         with session(self.target, self.name, step) as conn:
             try:
                 qualified = ident(schema, table).as_string(conn)
@@ -204,23 +203,10 @@ class ScratchSchema:
                         ident(schema, table), sql.Identifier(new)
                     )
                 )
-                for index in indexes:
-                    fresh = free_name(taken_relations, index, suffix)
-                    taken_relations.add(fresh)
-                    conn.execute(
-                        sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                            ident(schema, index), sql.Identifier(fresh)
-                        )
-                    )
-                for seq in sequences:
-                    fresh = free_name(taken_relations, seq, suffix)
-                    taken_relations.add(fresh)
-                    conn.execute(
-                        sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(
-                            ident(schema, seq), sql.Identifier(fresh)
-                        )
-                    )
-                    seq_names[seq] = fresh
+                _rename_each(conn, "INDEX", schema, indexes, taken_relations, suffix)
+                seq_names = _rename_each(
+                    conn, "SEQUENCE", schema, sequences, taken_relations, suffix
+                )
             except psycopg.Error as exc:
                 raise EngineError(step, describe(exc)) from None
         return seq_names
@@ -233,6 +219,22 @@ class ScratchSchema:
         if tables == []:
             raise EngineError("dump selected schema", "no table selected")
         run(argv, tool_env(self.target, self.name), "dump selected schema")
+
+
+def _rename_each(
+    conn: Conn, kind: str, schema: str, names: list[str], taken: set[str], suffix: str
+) -> dict[str, str]:
+    """``ALTER <kind> … RENAME TO`` a free name for each of ``names``; old -> new name."""
+    renamed: dict[str, str] = {}
+    for name in names:
+        fresh = free_name(taken, name, suffix)
+        taken.add(fresh)
+        statement = sql.SQL("ALTER {} {} RENAME TO {}").format(
+            sql.SQL(kind), ident(schema, name), sql.Identifier(fresh)
+        )
+        conn.execute(statement)
+        renamed[name] = fresh
+    return renamed
 
 
 def _pattern(name: str) -> str:
