@@ -10,7 +10,7 @@ import psycopg
 
 from dbs.engines.base import DatabaseObject, EngineError
 from dbs.engines.endpoint import Endpoint
-from dbs.engines.postgresql.connection import describe, session
+from dbs.engines.postgresql.connection import connect, describe, session
 from dbs.engines.selection import ObjectSelection
 
 SYSTEM_SCHEMAS_SQL = (
@@ -137,13 +137,22 @@ def list_objects(source: Endpoint) -> list[DatabaseObject]:
     if source.database:
         databases = [(n, s) for n, s in databases if n == source.database]
     for name, size in databases:
-        out.append(DatabaseObject("database", name, size_bytes=size))
-        with session(source, name, f"list tables of database {name}") as conn:
+        step = f"list tables of database {name}"
+        try:
+            dbconn = connect(source, name)
+        except psycopg.errors.InvalidCatalogName:
+            continue  # dropped since it was listed: it is not there to list
+        except psycopg.Error as exc:
+            raise EngineError(
+                step, f"cannot connect to {source.display()}: {describe(exc)}"
+            ) from None
+        with dbconn:
             try:
-                schemas = list_schemas(conn)
-                tables = list_tables(conn)
+                schemas = list_schemas(dbconn)
+                tables = list_tables(dbconn)
             except psycopg.Error as exc:
-                raise EngineError(f"list tables of database {name}", describe(exc)) from None
+                raise EngineError(step, describe(exc)) from None
+        out.append(DatabaseObject("database", name, size_bytes=size))
         out += [DatabaseObject("schema", f"{name}.{s}") for s in schemas]
         out += [
             DatabaseObject(
